@@ -1,0 +1,1 @@
+"""Turning guidance files into clean, section-aware chunks: load -> clean -> chunk."""

@@ -1,0 +1,160 @@
+"""Incremental ingest: a manifest of content hashes decides what to add, replace or delete.
+
+Unchanged files are skipped without being read twice; a changed file has its old chunks replaced;
+a file removed from a scanned folder has its chunks deleted; a broken file is reported and skipped
+(its previous chunks, if any, stay). The lexical index is rebuilt from the store afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.answer import units_of
+from kb.embeddings import CachedEmbeddings
+from kb.lexical import LexicalIndex
+from kb.store import VectorStore
+from kb.types import Chunk
+
+from .catalog import document_meta, sidecar_path
+from .chunk import chunk_document
+from .clean import clean
+from .load import LoadError, is_document, load
+
+log = logging.getLogger(__name__)
+PIPELINE_VERSION = "1"  # bump when cleaning or chunking changes, so every file is re-chunked
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    embedded: int = 0
+    embeddings_reused: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class _Discovered:
+    path: Path
+    source: str  # path relative to the folder it was found in; the document's id
+    root: Path | None
+
+
+def discover(paths: Iterable[Path]) -> list[_Discovered]:
+    found: list[_Discovered] = []
+    for path in paths:
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if is_document(p):
+                    found.append(_Discovered(p, p.relative_to(path).as_posix(), path.resolve()))
+        elif path.exists():
+            found.append(_Discovered(path, path.name, None))
+        else:
+            raise FileNotFoundError(f"Findes ikke: {path}")
+    return found
+
+
+def file_hash(path: Path, fingerprint: str) -> str:
+    digest = hashlib.sha256(fingerprint.encode())
+    digest.update(path.read_bytes())
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        self.documents: dict[str, dict] = data.get("documents", {})
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"documents": self.documents}, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def prepare(item: _Discovered, chunk_size: int, min_size: int) -> list[Chunk]:
+    raw = load(item.path)
+    doc = clean(raw.text)
+    if not doc.blocks:
+        raise LoadError("ingen tekst tilbage efter rensning")
+    doc_id = item.source.rsplit(".", 1)[0]
+    meta = document_meta(item.path, doc_id, item.source, doc)
+    return chunk_document(meta, doc, chunk_size, min_size)
+
+
+def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
+           lexical_dir: Path, chunk_size: int, min_size: int,
+           progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    computed0, reused0 = embeddings.computed, embeddings.reused
+    fingerprint = f"{PIPELINE_VERSION}:{chunk_size}:{min_size}:{embeddings.model_id}"
+    discovered = discover(paths)
+    seen: set[str] = set()
+    for done, item in enumerate(discovered):
+        progress(done, len(discovered), item.source)
+        key = str(item.path.resolve())
+        seen.add(key)
+        try:
+            digest = file_hash(item.path, fingerprint)
+        except OSError as exc:
+            report.failed.append((str(item.path), f"kan ikke læses: {exc}"))
+            continue
+        previous = manifest.documents.get(key)
+        if previous and previous["hash"] == digest:
+            report.unchanged.append(item.source)
+            continue
+        try:
+            chunks = prepare(item, chunk_size, min_size)
+        except (LoadError, ValueError) as exc:
+            report.failed.append((str(item.path), str(exc)))
+            log.warning("Springer over %s: %s", item.path, exc)
+            continue
+        if chunks[0].meta.guessed:
+            report.warnings.append(f"{item.source}: ingen metadatafil ({sidecar_path(item.path).name}); "
+                                   "titel, type og dato er gættet")
+        vectors = embeddings.embed_documents([c.embed_text for c in chunks])
+        # Warm the cache with every quotable sentence so answering never embeds at question time.
+        embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c.text)])
+        new_ids = [c.chunk_id for c in chunks]
+        store.upsert(chunks, vectors)
+        if previous:
+            store.delete([i for i in previous["chunk_ids"] if i not in set(new_ids)])
+        manifest.documents[key] = {"hash": digest, "source": item.source, "chunk_ids": new_ids,
+                                   "title": chunks[0].meta.title}
+        (report.updated if previous else report.added).append(item.source)
+        report.chunks_written += len(chunks)
+        manifest.save()  # after each file, so an interrupted run keeps what it finished
+    roots = {d.root for d in discovered if d.root is not None} | {p.resolve() for p in paths if p.is_dir()}
+    for key in list(manifest.documents):
+        in_scanned_root = any(Path(key).is_relative_to(root) for root in roots)
+        if key not in seen and in_scanned_root:
+            entry = manifest.documents.pop(key)
+            store.delete(entry["chunk_ids"])
+            report.removed.append(entry["source"])
+    manifest.save()
+    progress(len(discovered), len(discovered), "")
+    if report.changed or not (lexical_dir / "chunks.json").exists():
+        LexicalIndex.build(list(store.iter_chunks())).save(lexical_dir)
+    report.embedded = embeddings.computed - computed0
+    report.embeddings_reused = embeddings.reused - reused0
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,1 @@
+"""Knowledge base over Danish social-sector guidance: retrieval and cited, extractive answers."""

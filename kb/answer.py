@@ -1,0 +1,167 @@
+"""Extractive answering: quote the few sentences that answer the question, cite each, or abstain.
+
+Without an LLM nothing is paraphrased: every sentence of an answer is a verbatim quote from a
+retrieved chunk, so it cannot state what the documents do not. The stages run in order over one
+shared context: units (split hits into sentences) -> score -> confidence -> select -> compose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .embeddings import CachedEmbeddings
+from .lexical import LexicalIndex
+from .messages import msg
+from .text import split_sentences, stem_tokens
+from .types import Answer, Citation, Hit
+
+MIN_UNIT_CHARS = 30
+MAX_ANSWER_CHARS = 900
+# e5 cosine similarities between a question and any Danish sentence rarely leave 0.72-0.92;
+# this maps that band onto 0..1 so it can be combined with lexical coverage.
+DENSE_FLOOR, DENSE_SPAN = 0.75, 0.15
+
+
+def units_of(text: str) -> list[tuple[int, int]]:
+    """Sentence-like units of a chunk that are long enough to quote (headings are skipped)."""
+    return [(s, e) for s, e in split_sentences(text) if e - s >= MIN_UNIT_CHARS]
+
+
+@dataclass
+class _Unit:
+    hit_rank: int
+    hit: Hit
+    start: int
+    end: int
+    dense: float = 0.0
+    lexical: float = 0.0
+    score: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start:self.end]
+
+
+@dataclass
+class AnswerContext:
+    question: str
+    query: str
+    language: str
+    query_vector: np.ndarray
+    hits: list[Hit]
+    units: list[_Unit] = field(default_factory=list)
+    confidence: float = 0.0
+    selected: list[_Unit] = field(default_factory=list)
+
+
+class ExtractiveAnswerer:
+    def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 5,
+                 max_sentences: int = 4, threshold: float = 0.5) -> None:
+        self.embeddings, self.lexical = embeddings, lexical
+        self.answer_hits, self.max_sentences, self.threshold = answer_hits, max_sentences, threshold
+
+    def answer(self, question: str, query: str, language: str, query_vector: list[float],
+               hits: list[Hit]) -> Answer:
+        ctx = AnswerContext(question=question, query=query, language=language,
+                            query_vector=np.asarray(query_vector, dtype=np.float32), hits=hits)
+        for stage in (self._units, self._score, self._confidence, self._select):
+            stage(ctx)
+        return self._compose(ctx)
+
+    def _units(self, ctx: AnswerContext) -> None:
+        for rank, hit in enumerate(ctx.hits[:self.answer_hits]):
+            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk.text))
+
+    def _coverage(self, query_stems: set[str], text: str) -> float:
+        """IDF-weighted share of the question's terms found in text; terms unknown to the corpus
+        weigh most, so a question about something the documents never mention scores low."""
+        if not query_stems:
+            return 0.0
+        present = set(stem_tokens(text))
+        weights = {t: self.lexical.idf(t) for t in query_stems}
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+    def _score(self, ctx: AnswerContext) -> None:
+        if not ctx.units:
+            return
+        vectors = np.asarray(self.embeddings.embed_documents([u.text for u in ctx.units]), dtype=np.float32)
+        dense = vectors @ ctx.query_vector
+        stems = set(stem_tokens(ctx.query))
+        for unit, cos in zip(ctx.units, dense):
+            unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
+            unit.lexical = self._coverage(stems, unit.text)
+            unit.score = 0.6 * unit.dense + 0.4 * unit.lexical - 0.02 * unit.hit_rank
+
+    def _confidence(self, ctx: AnswerContext) -> None:
+        """How sure we are that the documents answer at all: the best sentence's meaning match,
+        and how much of the question the best passage (with its title and section) covers."""
+        if not ctx.units:
+            return
+        best = max(ctx.units, key=lambda u: u.score)
+        stems = set(stem_tokens(ctx.query))
+        passage = max(self._coverage(stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
+        if ctx.language == "en":  # English words never match the Danish text lexically
+            ctx.confidence = best.dense
+        else:
+            ctx.confidence = 0.5 * best.dense + 0.5 * passage
+
+    def _select(self, ctx: AnswerContext) -> None:
+        if ctx.confidence < self.threshold or not ctx.units:
+            return
+        ranked = sorted(ctx.units, key=lambda u: -u.score)
+        best = ranked[0]
+        chosen = [best]
+        for unit in ranked[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if unit.score < 0.85 * best.score or _overlaps(unit, chosen):
+                continue
+            if sum(len(u.text) for u in chosen) + len(unit.text) > MAX_ANSWER_CHARS:
+                continue
+            chosen.append(unit)
+        chosen = _with_list_items(ctx.units, chosen, self.max_sentences)
+        ctx.selected = sorted(chosen, key=lambda u: (u.hit_rank, u.start))
+
+    def _compose(self, ctx: AnswerContext) -> Answer:
+        if not ctx.selected:
+            return Answer(question=ctx.question, text=msg("abstain", ctx.language), abstained=True,
+                          citations=[], hits=ctx.hits, language=ctx.language, confidence=ctx.confidence,
+                          retrieval_query=ctx.query)
+        citations: list[Citation] = []
+        lines: list[str] = []
+        for number, unit in enumerate(ctx.selected, start=1):
+            chunk = unit.hit.chunk
+            citations.append(Citation(number=number, chunk_id=chunk.chunk_id, source=chunk.meta.source,
+                                      title=chunk.meta.title, doc_type=chunk.meta.doc_type, date=chunk.meta.date,
+                                      section=chunk.section, text=unit.text, passage=chunk.text))
+            lines.append(f"{unit.text} [{number}]")
+        intro = msg("answer_intro", ctx.language)
+        text = "\n".join(([intro] if intro else []) + lines)
+        return Answer(question=ctx.question, text=text, abstained=False, citations=citations, hits=ctx.hits,
+                      language=ctx.language, confidence=ctx.confidence, retrieval_query=ctx.query)
+
+
+def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:
+    """Same text already quoted (chunks of different documents often repeat a sentence)."""
+    words = set(unit.text.lower().split())
+    for other in chosen:
+        other_words = set(other.text.lower().split())
+        if len(words & other_words) / max(min(len(words), len(other_words)), 1) > 0.8:
+            return True
+    return False
+
+
+def _with_list_items(units: list[_Unit], chosen: list[_Unit], limit: int) -> list[_Unit]:
+    """A chosen sentence that introduces a list (ends with ':') brings the list items after it."""
+    out = list(chosen)
+    for unit in chosen:
+        if not unit.text.rstrip().endswith(":"):
+            continue
+        following = sorted((u for u in units if u.hit is unit.hit and u.start > unit.start), key=lambda u: u.start)
+        for item in following:
+            if len(out) >= limit + 2 or item in out:
+                break
+            out.append(item)
+    return out

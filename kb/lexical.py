@@ -1,0 +1,89 @@
+"""Lexical retrieval: BM25 (bm25s) over Danish-stemmed, letter-folded tokens, persisted beside the store.
+
+It is derived data: ``build`` recreates it from the chunks in the vector store after every ingest,
+so the two never drift apart. It also owns the corpus vocabulary that query spelling repair uses.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from .text import fold, stem_tokens, words
+from .types import Chunk, SearchFilter
+
+_META_FILE = "chunks.json"
+
+
+class LexicalIndex:
+    def __init__(self, chunks: list[Chunk], bm25: bm25s.BM25 | None, vocabulary: dict[str, int],
+                 doc_freq: dict[str, int]) -> None:
+        self.chunks = chunks
+        self._bm25 = bm25
+        self.vocabulary = vocabulary  # surface word -> corpus frequency
+        self.doc_freq = doc_freq  # stem -> number of chunks containing it
+        self._max_idf = self.idf("\x00never-seen")
+
+    @classmethod
+    def build(cls, chunks: list[Chunk]) -> "LexicalIndex":
+        chunks = sorted(chunks, key=lambda c: c.chunk_id)
+        token_lists = [stem_tokens(c.embed_text) or [""] for c in chunks]
+        bm25 = None
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index(token_lists, show_progress=False)
+        vocabulary = Counter(w for c in chunks for w in words(c.embed_text) if not w.isdigit())
+        doc_freq = Counter(t for tokens in token_lists for t in set(tokens))
+        return cls(chunks, bm25, dict(vocabulary), dict(doc_freq))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(directory / "bm25"))
+        payload = {"chunks": [{"id": c.chunk_id, "text": c.text, "meta": c.store_metadata()} for c in self.chunks],
+                   "vocabulary": self.vocabulary, "doc_freq": self.doc_freq}
+        tmp = directory / (_META_FILE + ".tmp")
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(directory / _META_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> "LexicalIndex | None":
+        meta = directory / _META_FILE
+        if not meta.exists():
+            return None
+        payload = json.loads(meta.read_text(encoding="utf-8"))
+        chunks = [Chunk.from_store(c["id"], c["text"], c["meta"]) for c in payload["chunks"]]
+        bm25 = bm25s.BM25.load(str(directory / "bm25")) if chunks else None
+        return cls(chunks, bm25, payload["vocabulary"], payload["doc_freq"])
+
+    def idf(self, stem: str) -> float:
+        n = max(len(self.chunks), 1)
+        df = self.doc_freq.get(stem, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, query: str, k: int, flt: SearchFilter) -> list[tuple[Chunk, float]]:
+        tokens = stem_tokens(query)
+        if self._bm25 is None or not tokens:
+            return []
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+        if not flt.is_empty():
+            mask = np.array([flt.matches(c.meta) for c in self.chunks])
+            scores = np.where(mask, scores, 0.0)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(self.chunks[i], float(scores[i])) for i in order if scores[i] > 0]
+
+    def contains_word(self, word: str) -> bool:
+        return word in self.vocabulary
+
+    def folded_lookup(self) -> dict[str, str]:
+        """folded spelling -> most frequent surface word, to restore æ/ø/å typed as ae/oe/aa."""
+        best: dict[str, tuple[int, str]] = {}
+        for word, freq in self.vocabulary.items():
+            key = fold(word)
+            if key not in best or freq > best[key][0]:
+                best[key] = (freq, word)
+        return {k: w for k, (_, w) in best.items()}

@@ -1,0 +1,32 @@
+"""Every user-facing sentence in one place, Danish first, so it can be reviewed and translated."""
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "da": {
+        "empty": "Skriv et spørgsmål om vejledningerne, fx »Hvornår skal afrapporteringen sendes?«",
+        "too_long": "Spørgsmålet er for langt ({n} tegn; højst {limit}). Skriv det kortere, "
+                    "og spørg om én ting ad gangen.",
+        "abstain": "Det kan jeg ikke finde i dokumenterne. Vidensbasen ser ikke ud til at besvare "
+                   "spørgsmålet, så jeg gætter ikke.",
+        "maybe_relevant": "Måske relevant",
+        "answer_intro": "",
+        "no_store": "Vidensbasen er tom. Kør først: kb ingest",
+        "internal_error": "Beklager, der opstod en fejl. Prøv igen, eller kontakt support.",
+    },
+    "en": {
+        "empty": "Please type a question about the guidance documents.",
+        "too_long": "The question is too long ({n} characters; at most {limit}). Please shorten it "
+                    "and ask about one thing at a time.",
+        "abstain": "I cannot find this in the documents. The knowledge base does not seem to answer "
+                   "the question, so I will not guess.",
+        "maybe_relevant": "Maybe relevant",
+        "answer_intro": "The documents say (quoted in Danish):",
+        "no_store": "The knowledge base is empty. Run first: kb ingest",
+        "internal_error": "Sorry, something went wrong. Please try again, or contact support.",
+    },
+}
+
+
+def msg(key: str, language: str = "da", **kwargs: object) -> str:
+    table = MESSAGES.get(language, MESSAGES["da"])
+    return table[key].format(**kwargs)

@@ -1,0 +1,57 @@
+"""Turning what the user typed into what retrieval searches for: follow-up condensing and spelling repair."""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+
+from .lexical import LexicalIndex
+from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, fold, words
+
+_REFERRING = re.compile(
+    r"^(og|men|hvad med|hvad så med|hvordan med|også|samme|what about|and|how about)\b|"
+    r"\b(det|den|dem|deres|denne|dette|disse|hun|hendes|de|it|they|them|that|this|those|she|her)\b",
+    re.I)
+
+
+def condense(question: str, history: list[str]) -> str:
+    """A follow-up ('hvad med efter fødslen?') searched together with the previous question.
+
+    Without an LLM this is a rule: a short question, or one that refers back, is prefixed with the
+    last user turn. An LLM condenser can replace this function with the same signature.
+    """
+    if not history:
+        return question
+    content = [w for w in words(question) if w not in DANISH_STOPWORDS and w not in ENGLISH_STOPWORDS]
+    if len(content) <= 4 or _REFERRING.search(question):
+        return f"{history[-1].strip()} {question.strip()}"
+    return question
+
+
+class SpellingRepair:
+    """Maps words the corpus never uses to a corpus word: 'doegnbehandling' -> 'døgnbehandling',
+    'rusmidelbrug' -> 'rusmiddelbrug'. Only the corpus vocabulary is used, never the questions."""
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self._known = index.vocabulary
+        self._folded = index.folded_lookup()
+        self._by_length: dict[int, list[str]] = defaultdict(list)
+        for word in self._known:
+            if len(word) >= 4:
+                self._by_length[len(word)].append(word)
+
+    def repair_word(self, word: str) -> str:
+        lower = word.lower()
+        if lower in self._known or len(lower) < 4 or lower.isdigit() or \
+                lower in DANISH_STOPWORDS or lower in ENGLISH_STOPWORDS:
+            return word
+        if (restored := self._folded.get(fold(lower))) is not None:
+            return restored
+        if len(lower) < 6:
+            return word
+        pool = [w for n in range(len(lower) - 2, len(lower) + 3) for w in self._by_length.get(n, ())]
+        match = difflib.get_close_matches(lower, pool, n=1, cutoff=0.86)
+        return match[0] if match else word
+
+    def repair(self, text: str) -> str:
+        return re.sub(r"[^\W\d_]+", lambda m: self.repair_word(m.group()), text)

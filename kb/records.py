@@ -1,0 +1,26 @@
+"""The eval/JSON record contract (see DESIGN.md): one object per question, stable field names."""
+from __future__ import annotations
+
+from .types import Answer
+
+
+def answer_record(answer: Answer, question_id: str | None, latency_ms: float) -> dict:
+    record = {
+        "id": question_id,
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [c.record() for c in answer.citations],
+        "retrieved": [{"source": h.chunk.meta.source, "chunk_id": h.chunk.chunk_id, "text": h.chunk.text,
+                       "score": round(h.score, 6), "title": h.chunk.meta.title, "section": h.chunk.section,
+                       "scores": {k: round(float(v), 6) for k, v in h.scores.items()}} for h in answer.hits],
+        "latency_ms": round(latency_ms, 1),
+        "confidence": round(answer.confidence, 4),
+        "language": answer.language,
+        "retrieval_query": answer.retrieval_query,
+    }
+    if answer.error:
+        record["error"] = answer.error
+    if question_id is None:
+        del record["id"]
+    return record

@@ -1,0 +1,103 @@
+"""The knowledge base as one object: heavy parts (model, store client, BM25) built once, then
+``ask`` runs validate -> condense -> repair -> embed -> retrieve -> answer for each question."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+
+from .answer import ExtractiveAnswerer
+from .config import Settings
+from .embeddings import CachedEmbeddings, build_embeddings
+from .lexical import LexicalIndex
+from .messages import msg
+from .query import SpellingRepair, condense
+from .retrieve import HybridRetriever, Mode, build_reranker
+from .store import VectorStore
+from .text import detect_language
+from .types import Answer, SearchFilter
+
+log = logging.getLogger(__name__)
+
+
+class EmptyStoreError(RuntimeError):
+    pass
+
+
+@dataclass
+class DocumentInfo:
+    source: str
+    title: str
+    doc_type: str
+    date: str
+    issuer: str
+    chunks: int
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, embeddings: CachedEmbeddings | None = None,
+                 store: VectorStore | None = None, mode: Mode = "hybrid") -> None:
+        self.settings = settings
+        self.embeddings = embeddings or build_embeddings(settings)
+        self.store = store or VectorStore(settings, self.embeddings)
+        self.mode = mode
+
+    @cached_property
+    def lexical(self) -> LexicalIndex:
+        index = LexicalIndex.load(self.settings.lexical_dir)
+        if index is None:
+            if self.store.count() == 0:
+                raise EmptyStoreError(msg("no_store"))
+            index = LexicalIndex.build(list(self.store.iter_chunks()))
+            index.save(self.settings.lexical_dir)
+        return index
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        s = self.settings
+        return HybridRetriever(self.store, self.lexical, build_reranker(s.reranker), s.candidates, s.rrf_k, self.mode)
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        s = self.settings
+        return ExtractiveAnswerer(self.embeddings, self.lexical, s.answer_hits, s.max_answer_sentences,
+                                  s.abstain_threshold)
+
+    @cached_property
+    def spelling(self) -> SpellingRepair:
+        return SpellingRepair(self.lexical)
+
+    def reload(self) -> None:
+        """Forget derived indexes after an ingest so the next question sees the new documents."""
+        for name in ("lexical", "retriever", "answerer", "spelling"):
+            self.__dict__.pop(name, None)
+
+    def validate(self, question: str) -> str | None:
+        """A message for a question that cannot be asked as typed, else None."""
+        language = detect_language(question)
+        if not question or not question.strip():
+            return msg("empty", language)
+        if len(question) > self.settings.max_question_chars:
+            return msg("too_long", language, n=len(question), limit=self.settings.max_question_chars)
+        return None
+
+    def ask(self, question: str, history: list[str] | None = None, flt: SearchFilter = SearchFilter(),
+            k: int | None = None) -> Answer:
+        language = detect_language(question or "")
+        if (problem := self.validate(question)) is not None:
+            return Answer(question=question, text=problem, abstained=True, citations=[], hits=[],
+                          language=language, error=problem)
+        if self.store.count() == 0:
+            raise EmptyStoreError(msg("no_store", language))
+        query = self.spelling.repair(condense(question.strip(), [h for h in (history or []) if h.strip()]))
+        vector = self.embeddings.embed_query(query)
+        hits = self.retriever.retrieve(query, vector, max(k or self.settings.top_k, self.settings.answer_hits), flt)
+        return self.answerer.answer(question, query, language, vector, hits)
+
+    def documents(self) -> list[DocumentInfo]:
+        info: dict[str, DocumentInfo] = {}
+        for chunk in self.lexical.chunks:
+            m = chunk.meta
+            entry = info.setdefault(m.source, DocumentInfo(m.source, m.title, m.doc_type, m.date, m.issuer, 0))
+            entry.chunks += 1
+        return sorted(info.values(), key=lambda d: d.source)

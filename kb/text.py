@@ -1,0 +1,94 @@
+"""Language helpers shared by ingest and answering: sentences, tokens, Danish letter folding."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Abbreviations after which a period does not end a Danish sentence.
+_ABBREVIATIONS = {
+    "bl.a", "fx", "f.eks", "jf", "mv", "m.v", "ca", "dvs", "evt", "nr", "pkt", "stk", "kl", "osv",
+    "inkl", "ekskl", "mht", "vedr", "pga", "hhv", "iht", "mfl", "m.fl", "ift", "sagsnr", "tlf",
+    "bl", "a", "el", "ang", "gl", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+    "okt", "nov", "dec", "e.g", "i.e", "etc", "vs", "mr", "mrs", "dr", "no",
+}
+_SENTENCE_END = re.compile(r"[.!?]+[\"'»”)]*(?=\s+[\"'«“(]?[A-ZÆØÅ0-9•\-])")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) in text; line breaks always end a sentence."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        offset, body = line.start(), line.group()
+        start = 0
+        for match in _SENTENCE_END.finditer(body):
+            word = re.search(r"([\w.]+)[.!?]*$", body[start:match.start() + 1])
+            token = word.group(1).rstrip(".").lower() if word else ""
+            if body[match.start()] == "." and (token in _ABBREVIATIONS or (token.isdigit() and len(token) <= 2)):
+                continue
+            end = match.end()
+            _add_span(spans, body, offset, start, end)
+            start = end
+        _add_span(spans, body, offset, start, len(body))
+    return spans
+
+
+def _add_span(spans: list[tuple[int, int]], body: str, offset: int, start: int, end: int) -> None:
+    piece = body[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append((offset + start + lead, offset + start + lead + len(stripped)))
+
+
+_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa",
+                       "é": "e", "ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def fold(text: str) -> str:
+    """Danish letters to their ASCII spellings, so 'doegn' and 'døgn' meet."""
+    return text.translate(_FOLD)
+
+
+_WORD = re.compile(r"[0-9]+(?:[./-][0-9]+)*|[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+DANISH_STOPWORDS = frozenset("""
+og i jeg det at en den til er som på de med han af for ikke der var mig sig men et har om vi min
+havde ham hun nu over da fra du ud sin dem os op man hans hvor eller hvad skal selv her alle vil
+blev kunne ind når være dog noget ville jo deres efter ned skulle denne end dette mit også under
+have dig anden hende mine alt meget sit sine vor mod disse hvis din nogle hos blive mange ad bliver
+hendes været thi jer sådan hvem hvilke hvilken hvilket hvornår hvordan hvorfor kan får få gør
+ske sker må bør ifølge står står mere mest hvad's hvor'n ja nej tak gerne lige bare
+""".split())
+
+ENGLISH_STOPWORDS = frozenset("""
+the a an and or of to in on for is are was were be been what which who whom when where why how
+does do did can could should would will shall must may might this that these those it its with
+by from as at about into than then there their they them we you your our i me my he she his her
+not no yes please tell explain
+""".split())
+
+
+def detect_language(text: str) -> str:
+    """'en' or 'da' by stopword counts; Danish wins ties since it is the product's language."""
+    tokens = words(text)
+    en = sum(t in ENGLISH_STOPWORDS for t in tokens)
+    da = sum(t in DANISH_STOPWORDS for t in tokens) + sum(ch in "æøåÆØÅ" for ch in text)
+    return "en" if en > da else "da"
+
+
+@lru_cache(maxsize=1)
+def danish_stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("danish")
+
+
+def stem_tokens(text: str) -> list[str]:
+    """Lowercased, stop-word-free, Danish-stemmed and letter-folded tokens for lexical matching."""
+    tokens = [t for t in words(text) if t not in DANISH_STOPWORDS and t not in ENGLISH_STOPWORDS]
+    return [fold(s) for s in danish_stemmer().stemWords(tokens)]

@@ -1,0 +1,166 @@
+"""The small typed objects passed between pipeline stages."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    doc_id: str
+    source: str
+    title: str
+    doc_type: str = "ukendt"
+    issuer: str = ""
+    date: str = ""  # ISO: YYYY, YYYY-MM or YYYY-MM-DD
+    case_number: str = ""
+    guessed: bool = False
+
+    @property
+    def date_num(self) -> int:
+        """The date as YYYYMMDD (missing parts 00) so stores can filter ranges numerically."""
+        parts = (self.date.split("-") + ["00", "00"])[:3] if self.date else ["0", "0", "0"]
+        try:
+            return int(parts[0]) * 10000 + int(parts[1]) * 100 + int(parts[2])
+        except ValueError:
+            return 0
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    path: Path
+    text: str
+    fmt: str  # txt, md, pdf, docx, html
+
+
+BlockKind = Literal["heading", "paragraph", "list_item", "table_row"]
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: BlockKind
+    text: str
+    start: int
+    end: int
+    level: int = 0  # heading depth; 0 for other blocks
+
+
+@dataclass(frozen=True)
+class CleanDocument:
+    text: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    meta: DocumentMeta
+    text: str
+    section: str
+    start: int
+    end: int
+    index: int
+
+    @property
+    def embed_text(self) -> str:
+        """What is embedded and indexed: the passage with its document and section as context."""
+        header = " > ".join(p for p in (self.meta.title, self.section) if p)
+        return f"{header}\n{self.text}" if header else self.text
+
+    def store_metadata(self) -> dict[str, str | int]:
+        m = self.meta
+        return {
+            "doc_id": m.doc_id, "source": m.source, "title": m.title, "doc_type": m.doc_type,
+            "issuer": m.issuer, "date": m.date, "date_num": m.date_num, "case_number": m.case_number,
+            "section": self.section, "start": self.start, "end": self.end, "index": self.index,
+        }
+
+    @classmethod
+    def from_store(cls, chunk_id: str, text: str, md: dict) -> "Chunk":
+        meta = DocumentMeta(
+            doc_id=str(md.get("doc_id", "")), source=str(md.get("source", "")),
+            title=str(md.get("title", "")), doc_type=str(md.get("doc_type", "")),
+            issuer=str(md.get("issuer", "")), date=str(md.get("date", "")),
+            case_number=str(md.get("case_number", "")),
+        )
+        return cls(chunk_id=chunk_id, meta=meta, text=text, section=str(md.get("section", "")),
+                   start=int(md.get("start", 0)), end=int(md.get("end", 0)), index=int(md.get("index", 0)))
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    doc_types: tuple[str, ...] = ()
+    date_from: str = ""  # ISO prefix, inclusive
+    date_to: str = ""
+
+    def is_empty(self) -> bool:
+        return not (self.doc_types or self.date_from or self.date_to)
+
+    def matches(self, meta: DocumentMeta) -> bool:
+        if self.doc_types and meta.doc_type not in self.doc_types:
+            return False
+        if self.date_from and meta.date_num < _bound(self.date_from, low=True):
+            return False
+        if self.date_to and meta.date_num > _bound(self.date_to, low=False):
+            return False
+        return True
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.doc_types:
+            clauses.append({"doc_type": {"$in": list(self.doc_types)}})
+        if self.date_from:
+            clauses.append({"date_num": {"$gte": _bound(self.date_from, low=True)}})
+        if self.date_to:
+            clauses.append({"date_num": {"$lte": _bound(self.date_to, low=False)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _bound(iso: str, *, low: bool) -> int:
+    """ISO prefix -> YYYYMMDD bound; '2024' is 20240000..20241299 so partial dates fall inside."""
+    parts = iso.split("-")
+    year = int(parts[0])
+    month = int(parts[1]) if len(parts) > 1 else (0 if low else 12)
+    day = int(parts[2]) if len(parts) > 2 else (0 if low else 99)
+    return year * 10000 + month * 100 + day
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    chunk_id: str
+    source: str
+    title: str
+    doc_type: str
+    date: str
+    section: str
+    text: str  # the exact sentence(s) the answer quotes
+    passage: str  # the whole chunk, for showing the quote in context
+
+    def record(self) -> dict:
+        return {"source": self.source, "title": self.title, "date": self.date,
+                "section": self.section, "text": self.text, "doc_type": self.doc_type,
+                "chunk_id": self.chunk_id, "number": self.number}
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation]
+    hits: list[Hit]
+    language: str = "da"
+    confidence: float = 0.0
+    error: str = ""  # set when the question itself was rejected (empty, too long)
+    retrieval_query: str = ""
