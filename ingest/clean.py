@@ -123,7 +123,9 @@ def _continues(prev: str, nxt: str, wrap_width: float) -> bool:
         return False
     if prev[-1] in ",;" or last_word in _CONNECTIVES:
         return True
-    return wrap_width >= 50 and len(prev) >= 0.7 * wrap_width
+    # Only hard-wrapped text (PDF export: lines of 50-150 characters) has long lines that break
+    # mid-sentence; in one-line-per-paragraph text a long line is a whole paragraph.
+    return 50 <= wrap_width <= 150 and len(prev) >= 0.7 * wrap_width
 
 
 def _join(prev: str, nxt: str) -> str:

@@ -26,7 +26,18 @@ from .clean import clean
 from .load import LoadError, is_document, load
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = "1"  # bump when cleaning or chunking changes, so every file is re-chunked
+
+
+def _code_version() -> str:
+    """A hash of the ingest code: when cleaning or chunking changes, every file is re-chunked
+    (the embedding cache keeps that cheap for text that did not change)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    # types.py defines the embedded text; answer.py the sentence units whose vectors are cached.
+    for path in [here / n for n in ("load.py", "clean.py", "chunk.py", "catalog.py")] + \
+            [here.parent / "kb" / n for n in ("types.py", "answer.py")]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -106,7 +117,7 @@ def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, 
     started = time.perf_counter()
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused
-    fingerprint = f"{PIPELINE_VERSION}:{chunk_size}:{min_size}:{embeddings.model_id}"
+    fingerprint = f"{_code_version()}:{chunk_size}:{min_size}:{embeddings.model_id}"
     discovered = discover(paths)
     seen: set[str] = set()
     for done, item in enumerate(discovered):

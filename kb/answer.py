@@ -6,6 +6,7 @@ shared context: units (split hits into sentences) -> score -> confidence -> sele
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,16 +17,55 @@ from .messages import msg
 from .text import split_sentences, stem_tokens
 from .types import Answer, Citation, Hit
 
-MIN_UNIT_CHARS = 30
+MIN_UNIT_CHARS = 12
+SHORT_UNIT_CHARS = 40
 MAX_ANSWER_CHARS = 900
 # e5 cosine similarities between a question and any Danish sentence rarely leave 0.72-0.92;
 # this maps that band onto 0..1 so it can be combined with lexical coverage.
 DENSE_FLOOR, DENSE_SPAN = 0.75, 0.15
 
 
+_MONTHS = "januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december"
+_DATE = re.compile(rf"\b\d{{1,2}}\.\s*(?:{_MONTHS})\b|\b\d{{1,2}}[-./]\d{{1,2}}[-./]\d{{2,4}}\b|"
+                   rf"\b(?:{_MONTHS})\s+\d{{4}}\b|\b(?:19|20)\d{{2}}\b", re.I)
+_NUMBER = re.compile(r"\b\d+\b")
+_ASKS_DATE = re.compile(r"\b(hvornår|hvilken dato|hvilket år|frist|deadline|when|what date|which year|dato)\b", re.I)
+_ASKS_NUMBER = re.compile(r"\b(hvor mange|hvor stor|antal|antallet|how many|how much|number of)\b", re.I)
+
+
+def expected_answer(question: str) -> re.Pattern | None:
+    """The kind of fact a question asks for (a date, a number), so sentences holding one rank higher."""
+    if _ASKS_DATE.search(question):
+        return _DATE
+    if _ASKS_NUMBER.search(question):
+        return _NUMBER
+    return None
+
+
+def _heading_like(line: str) -> bool:
+    label = ": " in line[:25]
+    return len(line) <= 100 and not label and line.rstrip()[-1:] not in ".!?:;"
+
+
 def units_of(text: str) -> list[tuple[int, int]]:
-    """Sentence-like units of a chunk that are long enough to quote (headings are skipped)."""
-    return [(s, e) for s, e in split_sentences(text) if e - s >= MIN_UNIT_CHARS]
+    """Quotable units of a chunk: sentences, list items and table rows. A heading is never quoted
+    alone, but a very short block under it is quoted with it ('Lovgrundlag' + 'Ingen.')."""
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+    units: list[tuple[int, int]] = []
+    skip = False
+    for i, (start, end) in enumerate(lines):
+        if skip:
+            skip = False
+            continue
+        line = text[start:end]
+        if _heading_like(line) and i + 1 < len(lines):
+            n_start, n_end = lines[i + 1]
+            if n_end - n_start < SHORT_UNIT_CHARS:
+                units.append((start, n_end))
+                skip = True
+            continue
+        units.extend((start + s, start + e) for s, e in split_sentences(line) if e - s >= MIN_UNIT_CHARS)
+    return units
 
 
 @dataclass
@@ -89,10 +129,13 @@ class ExtractiveAnswerer:
         vectors = np.asarray(self.embeddings.embed_documents([u.text for u in ctx.units]), dtype=np.float32)
         dense = vectors @ ctx.query_vector
         stems = set(stem_tokens(ctx.query))
+        wanted = expected_answer(ctx.question)
+        context = {id(h): self._coverage(stems, h.chunk.embed_text.split("\n", 1)[0]) for h in ctx.hits}
         for unit, cos in zip(ctx.units, dense):
             unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
-            unit.lexical = self._coverage(stems, unit.text)
-            unit.score = 0.6 * unit.dense + 0.4 * unit.lexical - 0.02 * unit.hit_rank
+            unit.lexical = 0.7 * self._coverage(stems, unit.text) + 0.3 * context[id(unit.hit)]
+            boost = 0.1 if wanted is not None and wanted.search(unit.text) else 0.0
+            unit.score = 0.55 * unit.dense + 0.45 * unit.lexical + boost - 0.02 * unit.hit_rank
 
     def _confidence(self, ctx: AnswerContext) -> None:
         """How sure we are that the documents answer at all: the best sentence's meaning match,

@@ -134,11 +134,20 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-@app.command("eval")
-def eval_(questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False),
-          out: Path = typer.Option(..., "--out"),
+eval_app = typer.Typer(help="Mål svarkvaliteten på et spørgsmålssæt.", invoke_without_command=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback()
+def eval_(ctx: typer.Context,
+          questions: Optional[Path] = typer.Option(None, "--questions", exists=True, dir_okay=False),
+          out: Optional[Path] = typer.Option(None, "--out"),
           mode: str = typer.Option("hybrid", help="hybrid | dense | bm25")) -> None:
     """Kør et spørgsmålssæt og skriv én JSON-record pr. spørgsmål (kontrakten i DESIGN.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if questions is None or out is None:
+        raise typer.BadParameter("brug: kb eval --questions Q.jsonl --out R.jsonl")
     kb = _knowledge_base(mode)
     rows = _read_jsonl(questions)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +160,48 @@ def eval_(questions: Path = typer.Option(..., "--questions", exists=True, dir_ok
             latencies.append(latency)
             f.write(json.dumps(answer_record(answer, row.get("id"), latency), ensure_ascii=False) + "\n")
     console.print(f"{len(rows)} spørgsmål -> {out} (median {statistics.median(latencies or [0]):.0f} ms)")
+
+
+@eval_app.command("report")
+def eval_report(records: Path = typer.Argument(..., exists=True, dir_okay=False),
+                questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Beregn metrikker ud fra en eval-kørsel og vis de spørgsmål, der fejler."""
+    from evals.metrics import evaluate
+
+    report = evaluate(_read_jsonl(questions), _read_jsonl(records))
+    if as_json:
+        typer.echo(json.dumps({"metrics": report.metrics, "failures": report.failures}, ensure_ascii=False))
+        return
+    table = Table("Metrik", "Værdi", "Fejler")
+    for name, value in report.metrics.items():
+        table.add_row(name, f"{value:.3f}" if isinstance(value, float) else str(value),
+                      " ".join(report.failures.get(name, [])))
+    Console().print(table)
+
+
+@eval_app.command("check")
+def eval_check(questions: Path = typer.Argument(..., exists=True, dir_okay=False),
+               corpus: Path = typer.Option(None, "--corpus", help="Standard: KB_CORPUS_DIR")) -> None:
+    """Afvis et spørgsmålssæt, hvis evidens-tekster ikke findes ordret i korpus."""
+    from evals.metrics import norm
+
+    folder = corpus or get_settings().corpus_dir
+    text = norm(" ".join(p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file()))
+    problems = []
+    for row in _read_jsonl(questions):
+        if not row.get("id") or not row.get("question"):
+            problems.append(f"{row.get('id', '?')}: mangler id eller question")
+        for e in row.get("evidence") or []:
+            if norm(e) not in text:
+                problems.append(f"{row['id']}: evidens findes ikke i korpus: {e!r}")
+        if row.get("answerable", True) and not row.get("evidence"):
+            problems.append(f"{row['id']}: besvarligt spørgsmål uden evidens")
+    for p in problems:
+        console.print(f"[red]{p}[/red]")
+    console.print(f"{len(problems)} problemer")
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()

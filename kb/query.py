@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 
 from .lexical import LexicalIndex
-from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, fold, words
+from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, fold, stem_tokens, words
 
 _REFERRING = re.compile(
     r"^(og|men|hvad med|hvad så med|hvordan med|også|samme|what about|and|how about)\b|"
@@ -34,6 +34,7 @@ class SpellingRepair:
 
     def __init__(self, index: LexicalIndex) -> None:
         self._known = index.vocabulary
+        self._known_stems = index.doc_freq
         self._folded = index.folded_lookup()
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._known:
@@ -47,10 +48,11 @@ class SpellingRepair:
             return word
         if (restored := self._folded.get(fold(lower))) is not None:
             return restored
-        if len(lower) < 6:
-            return word
-        pool = [w for n in range(len(lower) - 2, len(lower) + 3) for w in self._by_length.get(n, ())]
-        match = difflib.get_close_matches(lower, pool, n=1, cutoff=0.86)
+        if len(lower) < 6 or any(s in self._known_stems for s in stem_tokens(lower)):
+            return word  # another inflection of a corpus word: the stemmer already matches it
+        pool = [w for n in range(len(lower) - 2, len(lower) + 3) for w in self._by_length.get(n, ())
+                if w[0] == lower[0]]
+        match = difflib.get_close_matches(lower, pool, n=1, cutoff=0.9)
         return match[0] if match else word
 
     def repair(self, text: str) -> str:

@@ -65,6 +65,8 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         """What is embedded and indexed: the passage with its document and section as context."""
+        # Measured: adding type, date and case number to this header lowered MRR@10 on the dev set
+        # (0.77 -> 0.68), so only the title and section path give context.
         header = " > ".join(p for p in (self.meta.title, self.section) if p)
         return f"{header}\n{self.text}" if header else self.text
 

@@ -1,0 +1,106 @@
+"""Metrics computed from raw per-question eval records and the question set (pure functions).
+
+A retrieved chunk is relevant when it contains one of the question's evidence strings (compared
+case- and whitespace-insensitively), so the metrics need no chunk ids and survive re-chunking.
+"""
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def relevant(chunk_text: str, evidence: list[str]) -> bool:
+    t = norm(chunk_text)
+    return any(norm(e) in t for e in evidence)
+
+
+def first_relevant_rank(record: dict, evidence: list[str], k: int) -> int | None:
+    for rank, item in enumerate(record.get("retrieved", [])[:k], start=1):
+        if relevant(item.get("text", ""), evidence):
+            return rank
+    return None
+
+
+def ndcg(record: dict, evidence: list[str], k: int = 10) -> float:
+    gains = [1.0 if relevant(x.get("text", ""), evidence) else 0.0 for x in record.get("retrieved", [])[:k]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(gains, reverse=True)
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def supports(citation_text: str, evidence: list[str]) -> bool:
+    """A citation supports the answer when it holds an evidence string or lies inside one."""
+    c = norm(citation_text)
+    return bool(c) and any(norm(e) in c or c in norm(e) for e in evidence)
+
+
+def facts_present(answer: str, facts: list[list[str]]) -> bool:
+    a = norm(answer)
+    return all(any(norm(alt) in a for alt in fact) for fact in facts)
+
+
+@dataclass
+class Report:
+    metrics: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, list[str]] = field(default_factory=dict)
+
+
+def evaluate(questions: list[dict], records: list[dict]) -> Report:
+    by_id = {r.get("id"): r for r in records}
+    answerable = [q for q in questions if q.get("answerable", True) and q.get("evidence")]
+    unanswerable = [q for q in questions if not q.get("answerable", True)]
+    rep = Report()
+    fails = rep.failures
+
+    def share(items: list[str], pool: list[dict], name: str) -> float:
+        fails[name] = [q["id"] for q in pool if q["id"] not in items]
+        return len(items) / len(pool) if pool else float("nan")
+
+    r1, r5, rr, nd, fact_ok, support_ok, answered = [], [], [], [], [], [], []
+    cited, cited_supporting = 0, 0
+    for q in answerable:
+        rec = by_id.get(q["id"], {})
+        rank = first_relevant_rank(rec, q["evidence"], 10)
+        if rank == 1:
+            r1.append(q["id"])
+        if rank is not None and rank <= 5:
+            r5.append(q["id"])
+        rr.append(1.0 / rank if rank else 0.0)
+        nd.append(ndcg(rec, q["evidence"]))
+        if not rec.get("abstained", True):
+            answered.append(q["id"])
+            if facts_present(rec.get("answer", ""), q.get("facts") or []):
+                fact_ok.append(q["id"])
+        citations = rec.get("citations") or []
+        if any(supports(c.get("text", ""), q["evidence"]) for c in citations):
+            support_ok.append(q["id"])
+        for c in citations:
+            cited += 1
+            cited_supporting += supports(c.get("text", ""), q["evidence"])
+    m = rep.metrics
+    m["recall@1"] = share(r1, answerable, "recall@1")
+    m["recall@5"] = share(r5, answerable, "recall@5")
+    m["mrr@10"] = sum(rr) / len(rr) if rr else float("nan")
+    m["ndcg@10"] = sum(nd) / len(nd) if nd else float("nan")
+    m["fact_accuracy"] = share(fact_ok, answerable, "fact_accuracy")
+    m["citation_support"] = share(support_ok, answerable, "citation_support")
+    m["citation_precision"] = cited_supporting / cited if cited else float("nan")
+    m["false_abstention"] = 1 - share(answered, answerable, "false_abstention")
+    fails["false_abstention"] = [q["id"] for q in answerable if q["id"] not in answered]
+    correct_abstain = [q["id"] for q in unanswerable if by_id.get(q["id"], {}).get("abstained")]
+    m["correct_abstention"] = share(correct_abstain, unanswerable, "correct_abstention")
+    latencies = sorted(r.get("latency_ms", 0.0) for r in records)
+    if latencies:
+        m["latency_p50_ms"] = statistics.median(latencies)
+        m["latency_p95_ms"] = latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)]
+    lengths = [len(r.get("answer", "")) for r in records if not r.get("abstained")]
+    m["answer_chars_median"] = statistics.median(lengths) if lengths else 0.0
+    m["questions"] = len(questions)
+    return rep
