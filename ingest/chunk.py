@@ -86,11 +86,14 @@ def _pack(spans: list[tuple[int, int]], size: int, min_size: int) -> list[tuple[
 
 def chunk_document(meta: DocumentMeta, doc: CleanDocument, size: int = 800, min_size: int = 200) -> list[Chunk]:
     chunks: list[Chunk] = []
+    heading_spans = [(b.start, b.end) for b in doc.blocks if b.kind == "heading"]
     for section in _merge_small(_sections(doc, size), min_size):
         for start, end in _pack(section.spans, size, min_size):
             text = doc.text[start:end]
+            headings = tuple((s - start, e - start) for s, e in heading_spans if start <= s and e <= end)
             index = len(chunks)
             digest = hashlib.sha1(f"{meta.doc_id}\x00{section.path}\x00{text}".encode()).hexdigest()[:12]
             chunks.append(Chunk(chunk_id=f"{meta.doc_id}#{index:04d}-{digest}", meta=meta, text=text,
-                                section=" > ".join(section.path), start=start, end=end, index=index))
+                                section=" > ".join(section.path), start=start, end=end, index=index,
+                                headings=headings))
     return chunks

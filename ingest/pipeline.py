@@ -144,7 +144,7 @@ def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, 
                                    "titel, type og dato er gættet")
         vectors = embeddings.embed_documents([c.embed_text for c in chunks])
         # Warm the cache with every quotable sentence so answering never embeds at question time.
-        embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c.text)])
+        embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c)])
         new_ids = [c.chunk_id for c in chunks]
         store.upsert(chunks, vectors)
         if previous:

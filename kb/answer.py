@@ -15,7 +15,7 @@ from .embeddings import CachedEmbeddings
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import split_sentences, stem_tokens
-from .types import Answer, Citation, Hit
+from .types import Answer, Chunk, Citation, Hit
 
 MIN_UNIT_CHARS = 12
 SHORT_UNIT_CHARS = 40
@@ -42,14 +42,11 @@ def expected_answer(question: str) -> re.Pattern | None:
     return None
 
 
-def _heading_like(line: str) -> bool:
-    label = ": " in line[:25]
-    return len(line) <= 100 and not label and line.rstrip()[-1:] not in ".!?:;"
-
-
-def units_of(text: str) -> list[tuple[int, int]]:
+def units_of(chunk: Chunk) -> list[tuple[int, int]]:
     """Quotable units of a chunk: sentences, list items and table rows. A heading is never quoted
     alone, but a very short block under it is quoted with it ('Lovgrundlag' + 'Ingen.')."""
+    text = chunk.text
+    headings = set(chunk.headings)
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
     units: list[tuple[int, int]] = []
     skip = False
@@ -57,13 +54,13 @@ def units_of(text: str) -> list[tuple[int, int]]:
         if skip:
             skip = False
             continue
-        line = text[start:end]
-        if _heading_like(line) and i + 1 < len(lines):
-            n_start, n_end = lines[i + 1]
-            if n_end - n_start < SHORT_UNIT_CHARS:
-                units.append((start, n_end))
+        if (start, end) in headings:
+            if i + 1 < len(lines) and lines[i + 1] not in headings and \
+                    lines[i + 1][1] - lines[i + 1][0] < SHORT_UNIT_CHARS:
+                units.append((start, lines[i + 1][1]))
                 skip = True
             continue
+        line = text[start:end]
         units.extend((start + s, start + e) for s, e in split_sentences(line) if e - s >= MIN_UNIT_CHARS)
     return units
 
@@ -111,7 +108,7 @@ class ExtractiveAnswerer:
 
     def _units(self, ctx: AnswerContext) -> None:
         for rank, hit in enumerate(ctx.hits[:self.answer_hits]):
-            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk.text))
+            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk))
 
     def _coverage(self, query_stems: set[str], text: str) -> float:
         """IDF-weighted share of the question's terms found in text; terms unknown to the corpus

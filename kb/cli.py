@@ -218,10 +218,10 @@ def info() -> None:
         docs = kb.documents()
     except EmptyStoreError:
         docs = []
-    table = Table("Kilde", "Titel", "Type", "Dato", "Tekststykker")
+    out.print(f"Dokumenter: {len(docs)}")
     for d in docs:
-        table.add_row(d.source, d.title, d.doc_type, d.date, str(d.chunks))
-    out.print(table)
+        out.print(f"- {d.source} | {d.doc_type} | {d.date or 'udateret'} | {d.chunks} tekststykker | {d.title}",
+                  soft_wrap=True)
 
 
 def main() -> None:

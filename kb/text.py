@@ -88,7 +88,13 @@ def danish_stemmer():
     return Stemmer.Stemmer("danish")
 
 
+# Abbreviations common in Danish case documents, indexed with their full word so either matches.
+_EXPANSIONS = {"sagsnr": "sagsnummer", "j.nr": "journalnummer", "jnr": "journalnummer", "tlf": "telefon",
+               "nr": "nummer", "pkt": "punkt", "stk": "stykke", "kkr": "kommunekontaktråd"}
+
+
 def stem_tokens(text: str) -> list[str]:
     """Lowercased, stop-word-free, Danish-stemmed and letter-folded tokens for lexical matching."""
     tokens = [t for t in words(text) if t not in DANISH_STOPWORDS and t not in ENGLISH_STOPWORDS]
+    tokens += [_EXPANSIONS[t] for t in tokens if t in _EXPANSIONS]
     return [fold(s) for s in danish_stemmer().stemWords(tokens)]

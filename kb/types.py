@@ -1,6 +1,7 @@
 """The small typed objects passed between pipeline stages."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -61,6 +62,8 @@ class Chunk:
     start: int
     end: int
     index: int
+    # (start, end) of heading lines within text: headings are context, never quoted as an answer.
+    headings: tuple[tuple[int, int], ...] = ()
 
     @property
     def embed_text(self) -> str:
@@ -76,6 +79,7 @@ class Chunk:
             "doc_id": m.doc_id, "source": m.source, "title": m.title, "doc_type": m.doc_type,
             "issuer": m.issuer, "date": m.date, "date_num": m.date_num, "case_number": m.case_number,
             "section": self.section, "start": self.start, "end": self.end, "index": self.index,
+            "headings": json.dumps(self.headings),  # Chroma metadata holds scalars only
         }
 
     @classmethod
@@ -86,8 +90,10 @@ class Chunk:
             issuer=str(md.get("issuer", "")), date=str(md.get("date", "")),
             case_number=str(md.get("case_number", "")),
         )
+        headings = tuple(tuple(h) for h in json.loads(md.get("headings") or "[]"))
         return cls(chunk_id=chunk_id, meta=meta, text=text, section=str(md.get("section", "")),
-                   start=int(md.get("start", 0)), end=int(md.get("end", 0)), index=int(md.get("index", 0)))
+                   start=int(md.get("start", 0)), end=int(md.get("end", 0)), index=int(md.get("index", 0)),
+                   headings=headings)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""The CLI and the eval record contract, checked with the shared contract checker."""
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from .conftest import ROOT, SHARED
+
+
+@pytest.fixture
+def cli_env(corpus_kb, monkeypatch):
+    from kb.config import get_settings
+
+    monkeypatch.setenv("KB_DATA_DIR", str(corpus_kb.settings.data_dir))
+    monkeypatch.setenv("KB_CORPUS_DIR", str(corpus_kb.settings.corpus_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_ask_json_prints_one_contract_record(cli_env):
+    from kb import cli
+
+    result = CliRunner().invoke(cli.app, ["ask", "--json", "Hvad er formålet med forløbsbeskrivelsen?"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["citations"] and not record["abstained"]
+    assert len(record["retrieved"]) >= 10
+
+
+def test_ask_prints_sources(cli_env):
+    from kb import cli
+
+    result = CliRunner().invoke(cli.app, ["ask", "Hvornår skal afrapporteringen sendes?"])
+    assert result.exit_code == 0
+    assert "[1]" in result.stdout and "Kilder" in result.stdout
+
+
+def test_info_lists_documents(cli_env):
+    from kb import cli
+
+    result = CliRunner().invoke(cli.app, ["info"])
+    assert result.exit_code == 0
+    assert "Tekststykker: " in result.stdout and "forløbsbeskrivelse" in result.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "tools" / "check_eval_records.py").exists(), reason="../shared is not beside the repo")
+def test_eval_records_pass_the_shared_contract_checker(cli_env, tmp_path):
+    from kb import cli
+
+    questions = ROOT / "evals" / "questions" / "dev.jsonl"
+    out = tmp_path / "records.jsonl"
+    result = CliRunner().invoke(cli.app, ["eval", "--questions", str(questions), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    check = subprocess.run([sys.executable, str(SHARED / "tools" / "check_eval_records.py"), str(questions),
+                            str(out), str(ROOT / "corpus")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    assert " 0 problems" in check.stdout
+
+
+def test_eval_check_rejects_evidence_not_in_the_corpus(cli_env, tmp_path):
+    from kb import cli
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "question": "?", "answerable": True,
+                               "evidence": ["denne tekst står ikke i korpus"]}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["eval", "check", str(bad), "--corpus", str(ROOT / "corpus")])
+    assert result.exit_code == 1
+    good = CliRunner().invoke(cli.app, ["eval", "check", str(ROOT / "evals" / "questions" / "dev.jsonl")])
+    assert good.exit_code == 0, good.output

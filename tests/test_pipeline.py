@@ -1,0 +1,82 @@
+"""Incremental ingest: nothing is embedded twice, edits replace, deletions remove, broken files are skipped."""
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kb.service import KnowledgeBase
+
+from .conftest import make_settings, run_ingest
+
+
+def _kb(tmp_path: Path) -> KnowledgeBase:
+    return KnowledgeBase(make_settings(tmp_path))
+
+
+def _chunk_sources(kb: KnowledgeBase) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for chunk in kb.store.iter_chunks():
+        counts[chunk.meta.source] = counts.get(chunk.meta.source, 0) + 1
+    return counts
+
+
+def test_second_ingest_embeds_nothing(tmp_path, corpus_copy):
+    kb = _kb(tmp_path)
+    first = run_ingest(kb)
+    assert len(first.added) == 5 and first.embedded > 0
+    second = run_ingest(kb)
+    assert second.embedded == 0 and second.chunks_written == 0
+    assert len(second.unchanged) == 5 and not second.changed
+
+
+def test_editing_a_document_re_embeds_only_its_changed_chunks(tmp_path, corpus_copy):
+    kb = _kb(tmp_path)
+    run_ingest(kb)
+    before = _chunk_sources(kb)
+    doc = corpus_copy / "000_89ee3ec64a4a8cd6.txt"
+    doc.write_text(doc.read_text(encoding="utf-8") + "\n\nTilføjet afsnit om evaluering af indsatsen i 2026.\n",
+                   encoding="utf-8")
+    report = run_ingest(kb)
+    assert report.updated == ["000_89ee3ec64a4a8cd6.txt"] and len(report.unchanged) == 4
+    assert 0 < report.embedded <= 4  # the changed chunk and its new sentence, nothing else
+    assert _chunk_sources(kb).keys() == before.keys()
+    assert any("evaluering af indsatsen i 2026" in c.text for c in kb.store.iter_chunks())
+    assert kb.ask("Hvornår evalueres indsatsen?").hits  # the lexical index follows the store
+
+
+def test_deleting_a_document_removes_its_chunks(tmp_path, corpus_copy):
+    kb = _kb(tmp_path)
+    run_ingest(kb)
+    (corpus_copy / "003_8a57807346003733.txt").unlink()
+    report = run_ingest(kb)
+    assert report.removed == ["003_8a57807346003733.txt"]
+    assert "003_8a57807346003733.txt" not in _chunk_sources(kb)
+    assert all(c.meta.source != "003_8a57807346003733.txt" for c in kb.lexical.chunks)
+
+
+def test_broken_files_are_reported_and_skipped(tmp_path, corpus_copy):
+    (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n%%garbage without objects\n")
+    (corpus_copy / "picture.txt").write_bytes(bytes(range(256)) * 40)
+    kb = _kb(tmp_path)
+    report = run_ingest(kb)
+    failed = {Path(p).name: reason for p, reason in report.failed}
+    assert set(failed) == {"broken.pdf", "picture.txt"}
+    assert "binær" in failed["picture.txt"]
+    assert len(report.added) == 5 and len(_chunk_sources(kb)) == 5
+
+
+def test_cli_ingest_reports_failures_in_summary_and_exit_status(tmp_path, corpus_copy, monkeypatch):
+    from kb import cli
+    from kb.config import get_settings
+
+    (corpus_copy / "broken.pdf").write_bytes(b"not a pdf at all")
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KB_CORPUS_DIR", str(corpus_copy))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["ingest"])
+        assert result.exit_code == 1
+        assert "fejlede: 1" in result.output and "broken.pdf" in result.output
+        again = CliRunner().invoke(cli.app, ["ingest"])
+        assert "ingen embedding udført" in again.output or "embeddet: 0" in again.output
+    finally:
+        get_settings.cache_clear()
