@@ -14,7 +14,7 @@ import numpy as np
 from .embeddings import CachedEmbeddings
 from .lexical import LexicalIndex
 from .messages import msg
-from .text import split_sentences, stem_tokens
+from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, split_sentences, stem_tokens, words
 from .types import Answer, Chunk, Citation, Hit
 
 MIN_UNIT_CHARS = 12
@@ -94,9 +94,10 @@ class AnswerContext:
 
 class ExtractiveAnswerer:
     def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 5,
-                 max_sentences: int = 4, threshold: float = 0.5) -> None:
+                 max_sentences: int = 4, threshold: float = 0.35, threshold_en: float = 0.30) -> None:
         self.embeddings, self.lexical = embeddings, lexical
-        self.answer_hits, self.max_sentences, self.threshold = answer_hits, max_sentences, threshold
+        self.answer_hits, self.max_sentences = answer_hits, max_sentences
+        self.threshold, self.threshold_en = threshold, threshold_en
 
     def answer(self, question: str, query: str, language: str, query_vector: list[float],
                hits: list[Hit]) -> Answer:
@@ -132,26 +133,37 @@ class ExtractiveAnswerer:
             unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
             unit.lexical = 0.7 * self._coverage(stems, unit.text) + 0.3 * context[id(unit.hit)]
             boost = 0.1 if wanted is not None and wanted.search(unit.text) else 0.0
-            unit.score = 0.55 * unit.dense + 0.45 * unit.lexical + boost - 0.02 * unit.hit_rank
+            # A sentence that only restates the question ('Døgnbehandlingsindsats til udsatte gravide')
+            # matches it best and answers it least.
+            own = set(stem_tokens(unit.text))
+            echo = 0.15 if len(own - stems) < 3 and len(own & stems) >= 0.6 * len(own) else 0.0
+            unit.score = 0.55 * unit.dense + 0.45 * unit.lexical + boost - echo - 0.02 * unit.hit_rank
 
     def _confidence(self, ctx: AnswerContext) -> None:
-        """How sure we are that the documents answer at all: the best sentence's meaning match,
-        and how much of the question the best passage (with its title and section) covers."""
+        """How sure we are that the documents answer at all: the best sentence's meaning match, how
+        much of the question the best passage covers, less the share of the question's words that
+        the corpus never uses (a question about 'ventetid' cannot be answered by documents without it)."""
         if not ctx.units:
             return
         best = max(ctx.units, key=lambda u: u.score)
-        stems = set(stem_tokens(ctx.query))
-        passage = max(self._coverage(stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
         if ctx.language == "en":  # English words never match the Danish text lexically
             ctx.confidence = best.dense
-        else:
-            ctx.confidence = 0.5 * best.dense + 0.5 * passage
+            return
+        stems = set(stem_tokens(ctx.query))
+        passage = max(self._coverage(stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
+        ctx.confidence = 0.5 * best.dense + 0.5 * passage - 0.5 * self.unknown_share(ctx.query)
+
+    def unknown_share(self, query: str) -> float:
+        content = [w for w in words(query) if len(w) >= 3 and not w.isdigit() and
+                   w not in DANISH_STOPWORDS and w not in ENGLISH_STOPWORDS]
+        return sum(not self.lexical.knows(w) for w in content) / len(content) if content else 1.0
 
     def _select(self, ctx: AnswerContext) -> None:
-        if ctx.confidence < self.threshold or not ctx.units:
+        threshold = self.threshold_en if ctx.language == "en" else self.threshold
+        if ctx.confidence < threshold or not ctx.units:
             return
         ranked = sorted(ctx.units, key=lambda u: -u.score)
-        best = ranked[0]
+        best = _with_next_sentence(ctx.units, ranked[0])
         chosen = [best]
         for unit in ranked[1:]:
             if len(chosen) >= self.max_sentences:
@@ -201,7 +213,18 @@ def _with_list_items(units: list[_Unit], chosen: list[_Unit], limit: int) -> lis
             continue
         following = sorted((u for u in units if u.hit is unit.hit and u.start > unit.start), key=lambda u: u.start)
         for item in following:
-            if len(out) >= limit + 2 or item in out:
+            if len(out) >= limit + 2:
                 break
-            out.append(item)
+            if not _overlaps(item, out):
+                out.append(item)
     return out
+
+
+def _with_next_sentence(units: list[_Unit], unit: _Unit, max_chars: int = 450) -> _Unit:
+    """The best sentence together with the next one of its paragraph: the sentence that matches a
+    question best often introduces the answer ('… de centrale aktører …. De centrale aktører er …')."""
+    text = unit.hit.chunk.text
+    nxt = min((u for u in units if u.hit is unit.hit and u.start >= unit.end), key=lambda u: u.start, default=None)
+    if nxt is None or "\n" in text[unit.end:nxt.start] or nxt.end - unit.start > max_chars:
+        return unit
+    return _Unit(unit.hit_rank, unit.hit, unit.start, nxt.end, unit.dense, unit.lexical, unit.score)

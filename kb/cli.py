@@ -148,18 +148,29 @@ def eval_(ctx: typer.Context,
         return
     if questions is None or out is None:
         raise typer.BadParameter("brug: kb eval --questions Q.jsonl --out R.jsonl")
+    from evals.runner import run_questions, write_jsonl
+
     kb = _knowledge_base(mode)
-    rows = _read_jsonl(questions)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    latencies = []
-    with out.open("w", encoding="utf-8") as f:
-        for row in rows:
-            started = time.perf_counter()
-            answer = kb.ask(str(row.get("question", "")), history=list(row.get("history") or []))
-            latency = (time.perf_counter() - started) * 1000
-            latencies.append(latency)
-            f.write(json.dumps(answer_record(answer, row.get("id"), latency), ensure_ascii=False) + "\n")
-    console.print(f"{len(rows)} spørgsmål -> {out} (median {statistics.median(latencies or [0]):.0f} ms)")
+    records = run_questions(kb, _read_jsonl(questions))
+    write_jsonl(out, records)
+    median = statistics.median([r["latency_ms"] for r in records] or [0])
+    console.print(f"{len(records)} spørgsmål -> {out} (median {median:.0f} ms)")
+
+
+@eval_app.command("compare")
+def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False),
+                 name: str = typer.Option("retrieval", help="Rapportens navn: evals/reports/NAME.md"),
+                 chunk_sizes: str = typer.Option("", help="Sammenlign chunk-størrelser i stedet, fx 500,800,1200"),
+                 out_dir: Path = typer.Option(Path("evals/reports"), "--out-dir")) -> None:
+    """Kør navngivne konfigurationer side om side og skriv rapport (Markdown + PNG + JSON)."""
+    from evals.compare import chunk_size_configs, compare, default_configs, render_markdown
+
+    settings = get_settings()
+    configs = (chunk_size_configs([int(n) for n in chunk_sizes.split(",")]) if chunk_sizes
+               else default_configs(settings))
+    payload = compare(settings, configs, _read_jsonl(questions), out_dir, name)
+    Console().print(render_markdown(payload).split("![chart]")[0])
+    console.print(f"Rapport: {out_dir / (name + '.md')}")
 
 
 @eval_app.command("report")

