@@ -15,7 +15,7 @@ from .embeddings import CachedEmbeddings
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, split_sentences, stem_tokens, words
-from .types import Answer, Chunk, Citation, Hit
+from .types import Answer, Chunk, Citation, Hit, Query
 
 MIN_UNIT_CHARS = 12
 SHORT_UNIT_CHARS = 40
@@ -65,6 +65,18 @@ def units_of(chunk: Chunk) -> list[tuple[int, int]]:
     return units
 
 
+@dataclass(frozen=True)
+class ScoringWeights:
+    """How a candidate sentence is scored; measured with `kb eval compare` on the question sets."""
+
+    dense: float = 0.55  # meaning match of the sentence (the rest is term coverage)
+    own_terms: float = 0.7  # share of term coverage from the sentence itself, the rest from its chunk
+    chunk_context: str = "header"  # "header" (title + section) or "chunk" (the whole passage)
+    answer_type: float = 0.1  # bonus when the sentence holds the kind of fact asked for (date, number)
+    echo: float = 0.15  # penalty for a sentence that only restates the question
+    rank: float = 0.02  # penalty per rank of the chunk the sentence comes from
+
+
 @dataclass
 class _Unit:
     hit_rank: int
@@ -82,27 +94,29 @@ class _Unit:
 
 @dataclass
 class AnswerContext:
-    question: str
-    query: str
-    language: str
-    query_vector: np.ndarray
+    query: Query
     hits: list[Hit]
+    query_vector: np.ndarray
+    stems: set[str]  # of the searched text (with the earlier turn for a follow-up)
+    focus_stems: set[str]  # of the current question alone
     units: list[_Unit] = field(default_factory=list)
     confidence: float = 0.0
+    signals: dict[str, float] = field(default_factory=dict)
     selected: list[_Unit] = field(default_factory=list)
 
 
 class ExtractiveAnswerer:
     def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 5,
-                 max_sentences: int = 4, threshold: float = 0.35, threshold_en: float = 0.30) -> None:
+                 max_sentences: int = 4, threshold: float = 0.35, threshold_en: float = 0.30,
+                 weights: ScoringWeights = ScoringWeights()) -> None:
+        self.weights = weights
         self.embeddings, self.lexical = embeddings, lexical
         self.answer_hits, self.max_sentences = answer_hits, max_sentences
         self.threshold, self.threshold_en = threshold, threshold_en
 
-    def answer(self, question: str, query: str, language: str, query_vector: list[float],
-               hits: list[Hit]) -> Answer:
-        ctx = AnswerContext(question=question, query=query, language=language,
-                            query_vector=np.asarray(query_vector, dtype=np.float32), hits=hits)
+    def answer(self, query: Query, hits: list[Hit]) -> Answer:
+        ctx = AnswerContext(query=query, hits=hits, query_vector=np.asarray(query.vector, dtype=np.float32),
+                            stems=set(stem_tokens(query.text)), focus_stems=set(stem_tokens(query.focus)))
         for stage in (self._units, self._score, self._confidence, self._select):
             stage(ctx)
         return self._compose(ctx)
@@ -126,18 +140,23 @@ class ExtractiveAnswerer:
             return
         vectors = np.asarray(self.embeddings.embed_documents([u.text for u in ctx.units]), dtype=np.float32)
         dense = vectors @ ctx.query_vector
-        stems = set(stem_tokens(ctx.query))
-        wanted = expected_answer(ctx.question)
-        context = {id(h): self._coverage(stems, h.chunk.embed_text.split("\n", 1)[0]) for h in ctx.hits}
+        stems = ctx.stems | ctx.focus_stems
+        wanted = expected_answer(ctx.query.question)
+        w = self.weights
+        context = {id(h): self._coverage(ctx.stems, h.chunk.embed_text if w.chunk_context == "chunk"
+                                         else h.chunk.embed_text.split("\n", 1)[0]) for h in ctx.hits}
         for unit, cos in zip(ctx.units, dense):
             unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
-            unit.lexical = 0.7 * self._coverage(stems, unit.text) + 0.3 * context[id(unit.hit)]
-            boost = 0.1 if wanted is not None and wanted.search(unit.text) else 0.0
+            # The current question says what is asked now; a follow-up's earlier turn only sets the topic.
+            own_text = 0.5 * self._coverage(ctx.focus_stems, unit.text) + 0.5 * self._coverage(ctx.stems, unit.text)
+            unit.lexical = w.own_terms * own_text + (1 - w.own_terms) * context[id(unit.hit)]
+            boost = w.answer_type if wanted is not None and wanted.search(unit.text) else 0.0
             # A sentence that only restates the question ('Døgnbehandlingsindsats til udsatte gravide')
             # matches it best and answers it least.
             own = set(stem_tokens(unit.text))
-            echo = 0.15 if len(own - stems) < 3 and len(own & stems) >= 0.6 * len(own) else 0.0
-            unit.score = 0.55 * unit.dense + 0.45 * unit.lexical + boost - echo - 0.02 * unit.hit_rank
+            echo = w.echo if len(own - stems) < 3 and len(own & stems) >= 0.6 * len(own) else 0.0
+            unit.score = (w.dense * unit.dense + (1 - w.dense) * unit.lexical + boost - echo
+                          - w.rank * unit.hit_rank)
 
     def _confidence(self, ctx: AnswerContext) -> None:
         """How sure we are that the documents answer at all: the best sentence's meaning match, how
@@ -146,12 +165,13 @@ class ExtractiveAnswerer:
         if not ctx.units:
             return
         best = max(ctx.units, key=lambda u: u.score)
-        if ctx.language == "en":  # English words never match the Danish text lexically
+        passage = max(self._coverage(ctx.stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
+        unknown = self.unknown_share(ctx.query.focus)
+        ctx.signals = {"best_dense": best.dense, "passage_coverage": passage, "unknown_words": unknown}
+        if ctx.query.language == "en":  # English words never match the Danish text lexically
             ctx.confidence = best.dense
-            return
-        stems = set(stem_tokens(ctx.query))
-        passage = max(self._coverage(stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
-        ctx.confidence = 0.5 * best.dense + 0.5 * passage - 0.5 * self.unknown_share(ctx.query)
+        else:
+            ctx.confidence = 0.5 * best.dense + 0.5 * passage - 0.5 * unknown
 
     def unknown_share(self, query: str) -> float:
         content = [w for w in words(query) if len(w) >= 3 and not w.isdigit() and
@@ -159,7 +179,7 @@ class ExtractiveAnswerer:
         return sum(not self.lexical.knows(w) for w in content) / len(content) if content else 1.0
 
     def _select(self, ctx: AnswerContext) -> None:
-        threshold = self.threshold_en if ctx.language == "en" else self.threshold
+        threshold = self.threshold_en if ctx.query.language == "en" else self.threshold
         if ctx.confidence < threshold or not ctx.units:
             return
         ranked = sorted(ctx.units, key=lambda u: -u.score)
@@ -177,10 +197,11 @@ class ExtractiveAnswerer:
         ctx.selected = sorted(chosen, key=lambda u: (u.hit_rank, u.start))
 
     def _compose(self, ctx: AnswerContext) -> Answer:
+        q = ctx.query
         if not ctx.selected:
-            return Answer(question=ctx.question, text=msg("abstain", ctx.language), abstained=True,
-                          citations=[], hits=ctx.hits, language=ctx.language, confidence=ctx.confidence,
-                          retrieval_query=ctx.query)
+            return Answer(question=q.question, text=msg("abstain", q.language), abstained=True, citations=[],
+                          hits=ctx.hits, language=q.language, confidence=ctx.confidence, retrieval_query=q.text,
+                          signals=ctx.signals)
         citations: list[Citation] = []
         lines: list[str] = []
         for number, unit in enumerate(ctx.selected, start=1):
@@ -189,10 +210,10 @@ class ExtractiveAnswerer:
                                       title=chunk.meta.title, doc_type=chunk.meta.doc_type, date=chunk.meta.date,
                                       section=chunk.section, text=unit.text, passage=chunk.text))
             lines.append(f"{unit.text} [{number}]")
-        intro = msg("answer_intro", ctx.language)
+        intro = msg("answer_intro", q.language)
         text = "\n".join(([intro] if intro else []) + lines)
-        return Answer(question=ctx.question, text=text, abstained=False, citations=citations, hits=ctx.hits,
-                      language=ctx.language, confidence=ctx.confidence, retrieval_query=ctx.query)
+        return Answer(question=q.question, text=text, abstained=False, citations=citations, hits=ctx.hits,
+                      language=q.language, confidence=ctx.confidence, retrieval_query=q.text, signals=ctx.signals)
 
 
 def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:

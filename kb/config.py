@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     answer_hits: int = 5
     max_answer_sentences: int = 4
     # Confidence below which the bot abstains, calibrated on evals/questions/dev.jsonl (README).
-    abstain_threshold: float = 0.35
+    abstain_threshold: float = 0.37
     abstain_threshold_en: float = 0.30
     max_question_chars: int = 2000
 

@@ -16,6 +16,7 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float) ->
                        "scores": {k: round(float(v), 6) for k, v in h.scores.items()}} for h in answer.hits],
         "latency_ms": round(latency_ms, 1),
         "confidence": round(answer.confidence, 4),
+        "signals": {k: round(float(v), 4) for k, v in answer.signals.items()},
         "language": answer.language,
         "retrieval_query": answer.retrieval_query,
     }

@@ -15,7 +15,7 @@ from .query import SpellingRepair, condense
 from .retrieve import HybridRetriever, Mode, build_reranker
 from .store import VectorStore
 from .text import detect_language
-from .types import Answer, SearchFilter
+from .types import Answer, Query, SearchFilter
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,12 @@ class KnowledgeBase:
                           language=language, error=problem)
         if self.store.count() == 0:
             raise EmptyStoreError(msg("no_store", language))
-        query = self.spelling.repair(condense(question.strip(), [h for h in (history or []) if h.strip()]))
-        vector = self.embeddings.embed_query(query)
-        hits = self.retriever.retrieve(query, vector, max(k or self.settings.top_k, self.settings.answer_hits), flt)
-        return self.answerer.answer(question, query, language, vector, hits)
+        text = self.spelling.repair(condense(question.strip(), [h for h in (history or []) if h.strip()]))
+        vector = self.embeddings.embed_query(text)
+        query = Query(question=question, text=text, focus=self.spelling.repair(question.strip()), language=language,
+                      vector=tuple(vector))
+        hits = self.retriever.retrieve(text, vector, max(k or self.settings.top_k, self.settings.answer_hits), flt)
+        return self.answerer.answer(query, hits)
 
     def documents(self) -> list[DocumentInfo]:
         info: dict[str, DocumentInfo] = {}

@@ -136,6 +136,18 @@ def _bound(iso: str, *, low: bool) -> int:
     return year * 10000 + month * 100 + day
 
 
+@dataclass(frozen=True)
+class Query:
+    """A question made ready for retrieval: ``text`` is what is searched (the question, joined with
+    the earlier turn for a follow-up, spelling repaired); ``focus`` is the current question alone."""
+
+    question: str
+    text: str
+    focus: str
+    language: str
+    vector: tuple[float, ...]
+
+
 @dataclass
 class Hit:
     chunk: Chunk
@@ -172,3 +184,4 @@ class Answer:
     confidence: float = 0.0
     error: str = ""  # set when the question itself was rejected (empty, too long)
     retrieval_query: str = ""
+    signals: dict[str, float] = field(default_factory=dict)  # what the confidence was made of
