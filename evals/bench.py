@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.pipeline import Manifest, ingest
 from kb.config import Settings
 from kb.service import KnowledgeBase
 
@@ -27,12 +26,6 @@ QUESTIONS = [
     "Hvilke kvinder er ikke omfattet af målgruppen?",
     "Hvad er hovedstaden i Frankrig?",
 ]
-
-
-def _ingest(kb: KnowledgeBase):
-    s = kb.settings
-    return ingest([s.corpus_dir], kb.store, kb.embeddings, Manifest(s.manifest_path), s.lexical_dir,
-                  s.chunk_size, s.chunk_min_size)
 
 
 def _latency(kb: KnowledgeBase, runs: int) -> float:
@@ -60,9 +53,8 @@ def main() -> None:
         started = time.perf_counter()
         kb = KnowledgeBase(settings)
         load_s = time.perf_counter() - started
-        cold = _ingest(kb)
-        warm = _ingest(kb)
-        kb.reload()
+        cold = kb.ingest()
+        warm = kb.ingest()
         print(f"model+store open: {load_s:.2f} s")
         print(f"ingest cold: {cold.seconds:.2f} s, {cold.chunks_written} chunks "
               f"({cold.chunks_written / cold.seconds:.1f} chunks/s), {cold.embedded} texts embedded "

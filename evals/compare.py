@@ -10,7 +10,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ingest.pipeline import Manifest, ingest
 from kb.config import Settings
 from kb.service import KnowledgeBase
 
@@ -50,9 +49,7 @@ def _knowledge_base(base: Settings, config: Config) -> KnowledgeBase:
     settings = base.model_copy(update={**config.overrides, "data_dir": base.data_dir / "eval-stores" / tag,
                                        "embedding_cache": base.embedding_cache_path})
     kb = KnowledgeBase(settings, mode=config.mode)  # type: ignore[arg-type]
-    ingest([settings.corpus_dir], kb.store, kb.embeddings, Manifest(settings.manifest_path), settings.lexical_dir,
-           settings.chunk_size, settings.chunk_min_size)
-    kb.reload()
+    kb.ingest()
     return kb
 
 

@@ -112,7 +112,7 @@ def prepare(item: _Discovered, chunk_size: int, min_size: int) -> list[Chunk]:
 
 
 def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
-           lexical_dir: Path, chunk_size: int, min_size: int,
+           lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str = "char4",
            progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
@@ -164,7 +164,7 @@ def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, 
     manifest.save()
     progress(len(discovered), len(discovered), "")
     if report.changed or not (lexical_dir / "chunks.json").exists():
-        LexicalIndex.build(list(store.iter_chunks())).save(lexical_dir)
+        LexicalIndex.build(list(store.iter_chunks()), lexical_tokens).save(lexical_dir)
     report.embedded = embeddings.computed - computed0
     report.embeddings_reused = embeddings.reused - reused0
     report.seconds = time.perf_counter() - started

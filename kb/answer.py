@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .embeddings import CachedEmbeddings
+from .glossary import EN_DA
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, split_sentences, stem_tokens, words
@@ -107,12 +108,11 @@ class AnswerContext:
 
 class ExtractiveAnswerer:
     def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 5,
-                 max_sentences: int = 4, threshold: float = 0.35, threshold_en: float = 0.30,
+                 max_sentences: int = 4, threshold: float = 0.37,
                  weights: ScoringWeights = ScoringWeights()) -> None:
         self.weights = weights
         self.embeddings, self.lexical = embeddings, lexical
-        self.answer_hits, self.max_sentences = answer_hits, max_sentences
-        self.threshold, self.threshold_en = threshold, threshold_en
+        self.answer_hits, self.max_sentences, self.threshold = answer_hits, max_sentences, threshold
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
         ctx = AnswerContext(query=query, hits=hits, query_vector=np.asarray(query.vector, dtype=np.float32),
@@ -168,19 +168,17 @@ class ExtractiveAnswerer:
         passage = max(self._coverage(ctx.stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
         unknown = self.unknown_share(ctx.query.focus)
         ctx.signals = {"best_dense": best.dense, "passage_coverage": passage, "unknown_words": unknown}
-        if ctx.query.language == "en":  # English words never match the Danish text lexically
-            ctx.confidence = best.dense
-        else:
-            ctx.confidence = 0.5 * best.dense + 0.5 * passage - 0.5 * unknown
+        ctx.confidence = 0.5 * best.dense + 0.5 * passage - 0.5 * unknown
 
-    def unknown_share(self, query: str) -> float:
-        content = [w for w in words(query) if len(w) >= 3 and not w.isdigit() and
+    def unknown_share(self, question: str) -> float:
+        """Share of the question's content words that neither the corpus nor the glossary knows."""
+        content = [w for w in words(question) if len(w) >= 3 and not w.isdigit() and
                    w not in DANISH_STOPWORDS and w not in ENGLISH_STOPWORDS]
-        return sum(not self.lexical.knows(w) for w in content) / len(content) if content else 1.0
+        unknown = [w for w in content if w not in EN_DA and not self.lexical.knows(w)]
+        return len(unknown) / len(content) if content else 1.0
 
     def _select(self, ctx: AnswerContext) -> None:
-        threshold = self.threshold_en if ctx.query.language == "en" else self.threshold
-        if ctx.confidence < threshold or not ctx.units:
+        if ctx.confidence < self.threshold or not ctx.units:
             return
         ranked = sorted(ctx.units, key=lambda u: -u.score)
         best = _with_next_sentence(ctx.units, ranked[0])

@@ -41,9 +41,6 @@ def _knowledge_base(mode: str = "hybrid"):
 def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (standard: corpus/)"),
            rebuild: bool = typer.Option(False, help="Slet vidensbasen og byg den forfra")) -> None:
     """Indlæs dokumenter: kun nye og ændrede filer embeddes; slettede filer fjernes."""
-    from ingest.pipeline import Manifest
-    from ingest.pipeline import ingest as run_ingest
-
     settings = get_settings()
     if rebuild:
         shutil.rmtree(settings.chroma_dir, ignore_errors=True)
@@ -61,8 +58,7 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
             bar.update(task, completed=done, total=total, description=f"Indlæser {source}")
 
         try:
-            report = run_ingest(targets, kb.store, kb.embeddings, Manifest(settings.manifest_path),
-                                settings.lexical_dir, settings.chunk_size, settings.chunk_min_size, progress)
+            report = kb.ingest(targets, progress)
         except FileNotFoundError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     chunk_size: int = 800
     chunk_min_size: int = 200
 
-    # Retrieval.
+    # Retrieval. Lexical tokens: "char4" (character 4-grams, measured best) or "word" (Danish stems).
+    lexical_tokens: str = "char4"
     candidates: int = 50
     rrf_k: int = 60
     top_k: int = 10
@@ -50,7 +51,6 @@ class Settings(BaseSettings):
     max_answer_sentences: int = 4
     # Confidence below which the bot abstains, calibrated on evals/questions/dev.jsonl (README).
     abstain_threshold: float = 0.37
-    abstain_threshold_en: float = 0.30
     max_question_chars: int = 2000
 
     # Chat app.

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answer import ExtractiveAnswerer
 from .config import Settings
 from .embeddings import CachedEmbeddings, build_embeddings
+from .glossary import danish_terms
 from .lexical import LexicalIndex
 from .messages import msg
 from .query import SpellingRepair, condense
@@ -16,6 +20,9 @@ from .retrieve import HybridRetriever, Mode, build_reranker
 from .store import VectorStore
 from .text import detect_language
 from .types import Answer, Query, SearchFilter
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +52,10 @@ class KnowledgeBase:
     @cached_property
     def lexical(self) -> LexicalIndex:
         index = LexicalIndex.load(self.settings.lexical_dir)
-        if index is None:
+        if index is None or index.tokens != self.settings.lexical_tokens:
             if self.store.count() == 0:
                 raise EmptyStoreError(msg("no_store"))
-            index = LexicalIndex.build(list(self.store.iter_chunks()))
+            index = LexicalIndex.build(list(self.store.iter_chunks()), self.settings.lexical_tokens)
             index.save(self.settings.lexical_dir)
         return index
 
@@ -61,11 +68,23 @@ class KnowledgeBase:
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
         return ExtractiveAnswerer(self.embeddings, self.lexical, s.answer_hits, s.max_answer_sentences,
-                                  s.abstain_threshold, s.abstain_threshold_en)
+                                  s.abstain_threshold)
 
     @cached_property
     def spelling(self) -> SpellingRepair:
         return SpellingRepair(self.lexical)
+
+    def ingest(self, paths: list[Path] | None = None,
+               progress: Callable[[int, int, str], None] | None = None) -> "IngestReport":
+        """Ingest files or folders (default: the corpus folder) with this knowledge base's settings."""
+        from ingest.pipeline import Manifest, ingest
+
+        s = self.settings
+        report = ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
+                        s.lexical_dir, s.chunk_size, s.chunk_min_size, s.lexical_tokens,
+                        **({"progress": progress} if progress else {}))
+        self.reload()
+        return report
 
     def reload(self) -> None:
         """Forget derived indexes after an ingest so the next question sees the new documents."""
@@ -90,6 +109,8 @@ class KnowledgeBase:
         if self.store.count() == 0:
             raise EmptyStoreError(msg("no_store", language))
         text = self.spelling.repair(condense(question.strip(), [h for h in (history or []) if h.strip()]))
+        if language == "en":  # give the Danish lexical index something to match
+            text = " ".join([text, *danish_terms(text)])
         vector = self.embeddings.embed_query(text)
         query = Query(question=question, text=text, focus=self.spelling.repair(question.strip()), language=language,
                       vector=tuple(vector))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import IngestReport, Manifest, ingest
+from ingest.pipeline import IngestReport
 from kb.config import Settings
 from kb.service import KnowledgeBase
 
@@ -20,11 +20,7 @@ def make_settings(tmp: Path, **overrides) -> Settings:
 
 
 def run_ingest(kb: KnowledgeBase, paths: list[Path] | None = None) -> IngestReport:
-    s = kb.settings
-    report = ingest(paths or [s.corpus_dir], kb.store, kb.embeddings, Manifest(s.manifest_path), s.lexical_dir,
-                    s.chunk_size, s.chunk_min_size)
-    kb.reload()
-    return report
+    return kb.ingest(paths)
 
 
 @pytest.fixture(scope="session")

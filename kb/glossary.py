@@ -1,0 +1,54 @@
+"""English to Danish terms of the social-sector domain, so English questions can use the Danish
+lexical index. Words, not questions: extend it with the vocabulary of new document kinds."""
+from __future__ import annotations
+
+import re
+
+EN_DA: dict[str, str] = {
+    "pregnant": "gravide", "pregnancy": "graviditet", "woman": "kvinde", "women": "kvinder",
+    "mother": "mor", "child": "barn", "children": "børn", "baby": "spædbarn", "newborn": "nyfødt",
+    "family": "familie", "families": "familier", "partner": "partner", "network": "netværk",
+    "birth": "fødslen", "prenatal": "prænatal", "exposure": "eksponering",
+    "substance": "rusmiddel", "substances": "rusmidler", "drug": "rusmiddel", "drugs": "rusmidler",
+    "alcohol": "alkohol", "abuse": "misbrug", "addiction": "afhængighed", "harmful": "skadeligt",
+    "vulnerable": "udsatte", "disadvantaged": "udsatte", "psychiatric": "psykiatrisk",
+    "mental": "psykisk", "homelessness": "hjemløshed", "social": "sociale",
+    "treatment": "behandling", "residential": "døgnbehandling", "inpatient": "døgnbehandling",
+    "outpatient": "ambulante", "clinic": "familieambulatorium", "clinics": "familieambulatorierne",
+    "maternity": "svangreomsorg", "antenatal": "svangreomsorg", "care": "omsorg", "support": "støtte",
+    "intervention": "indsats", "interventions": "indsatser", "effort": "indsats", "efforts": "indsatser",
+    "offer": "tilbud", "offers": "tilbud", "service": "tilbud", "services": "tilbud", "placement": "anbringelse",
+    "pathway": "forløbsbeskrivelse", "guidance": "vejledning", "guideline": "vejledning",
+    "recommendation": "anbefaling", "recommendations": "anbefalinger", "recommends": "anbefaler",
+    "municipality": "kommune", "municipalities": "kommuner", "municipal": "kommunale",
+    "council": "kommunalbestyrelse", "councils": "kommunalbestyrelser", "region": "region",
+    "regions": "regioner", "regional": "regionale", "agency": "styrelsen", "authority": "styrelsen",
+    "ministry": "ministeriet", "committee": "udvalget", "board": "styregruppe",
+    "report": "afrapportering", "reporting": "afrapportering", "reports": "afrapporteringer",
+    "request": "anmodning", "form": "skema", "template": "skema", "notice": "udmelding",
+    "announcement": "udmelding", "central": "centrale", "case": "sag", "number": "nummer",
+    "deadline": "senest frist", "date": "dato", "when": "hvornår", "year": "år", "yearly": "årlig",
+    "annually": "årlig", "approved": "godkendt", "approve": "godkende", "decision": "beslutning",
+    "decided": "besluttede", "purpose": "formål", "aim": "formål", "aimed": "målrettet",
+    "target": "målgruppe", "group": "målgruppen", "criteria": "kriterier", "inclusion": "inklusionskriterier",
+    "exclusion": "eksklusionskriterier", "coordination": "koordination", "cooperation": "samarbejde",
+    "collaboration": "samarbejde", "agreement": "samarbejdsaftale", "agreements": "samarbejdsaftaler",
+    "themes": "temaer", "theme": "tema", "describe": "beskrive", "description": "beskrivelse",
+    "proposal": "forslag", "proposals": "forslag", "solution": "løsningsforslag", "model": "indsatsmodel",
+    "models": "indsatsmodeller", "specialised": "specialiserede", "specialized": "specialiserede",
+    "economic": "økonomiske", "financial": "økonomiske", "consequences": "konsekvenser",
+    "legal": "lovgrundlag", "law": "lov", "competence": "kompetencer", "training": "kompetenceløft",
+    "education": "videreuddannelse", "concern": "bekymring", "health": "sundhed",
+}
+
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def danish_terms(question: str) -> list[str]:
+    """The Danish terms for the English domain words of a question, in order, without repeats."""
+    out: list[str] = []
+    for word in _WORD.findall(question.lower()):
+        term = EN_DA.get(word)
+        if term and term not in out:
+            out.append(term)
+    return out
