@@ -118,6 +118,12 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
             out.print(f"- {h.chunk.meta.title}{' – ' + h.chunk.section if h.chunk.section else ''}")
 
 
+def _read_questions(path: Path) -> list[dict]:
+    """A question file, or every *.jsonl file in a folder (the full set)."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    return [row for f in files for row in _read_jsonl(f)]
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
     with path.open(encoding="utf-8") as f:
@@ -136,7 +142,8 @@ app.add_typer(eval_app, name="eval")
 
 @eval_app.callback()
 def eval_(ctx: typer.Context,
-          questions: Optional[Path] = typer.Option(None, "--questions", exists=True, dir_okay=False),
+          questions: Optional[Path] = typer.Option(None, "--questions", exists=True,
+                                                   help="En JSONL-fil eller en mappe med JSONL-filer"),
           out: Optional[Path] = typer.Option(None, "--out"),
           mode: str = typer.Option("hybrid", help="hybrid | dense | bm25")) -> None:
     """Kør et spørgsmålssæt og skriv én JSON-record pr. spørgsmål (kontrakten i DESIGN.md)."""
@@ -147,14 +154,14 @@ def eval_(ctx: typer.Context,
     from evals.runner import run_questions, write_jsonl
 
     kb = _knowledge_base(mode)
-    records = run_questions(kb, _read_jsonl(questions))
+    records = run_questions(kb, _read_questions(questions))
     write_jsonl(out, records)
     median = statistics.median([r["latency_ms"] for r in records] or [0])
     console.print(f"{len(records)} spørgsmål -> {out} (median {median:.0f} ms)")
 
 
 @eval_app.command("compare")
-def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False),
+def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True),
                  name: str = typer.Option("retrieval", help="Rapportens navn: evals/reports/NAME.md"),
                  chunk_sizes: str = typer.Option("", help="Sammenlign chunk-størrelser i stedet, fx 500,800,1200"),
                  out_dir: Path = typer.Option(Path("evals/reports"), "--out-dir")) -> None:
@@ -164,19 +171,19 @@ def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True,
     settings = get_settings()
     configs = (chunk_size_configs([int(n) for n in chunk_sizes.split(",")]) if chunk_sizes
                else default_configs(settings))
-    payload = compare(settings, configs, _read_jsonl(questions), out_dir, name)
+    payload = compare(settings, configs, _read_questions(questions), out_dir, name)
     Console().print(render_markdown(payload).split("![chart]")[0])
     console.print(f"Rapport: {out_dir / (name + '.md')}")
 
 
 @eval_app.command("report")
 def eval_report(records: Path = typer.Argument(..., exists=True, dir_okay=False),
-                questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False),
+                questions: Path = typer.Option(..., "--questions", exists=True),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """Beregn metrikker ud fra en eval-kørsel og vis de spørgsmål, der fejler."""
     from evals.metrics import evaluate
 
-    report = evaluate(_read_jsonl(questions), _read_jsonl(records))
+    report = evaluate(_read_questions(questions), _read_jsonl(records))
     if as_json:
         typer.echo(json.dumps({"metrics": report.metrics, "failures": report.failures}, ensure_ascii=False))
         return
@@ -209,6 +216,32 @@ def eval_check(questions: Path = typer.Argument(..., exists=True, dir_okay=False
     console.print(f"{len(problems)} problemer")
     if problems:
         raise typer.Exit(1)
+
+
+@eval_app.command("gate")
+def eval_gate(floors: Path = typer.Option(None, "--floors", help="Standard: evals/floors.json")) -> None:
+    """Kør dev-sættet på standardkonfigurationen og fejl, hvis en metrik falder under sit gulv."""
+    from evals.gate import FLOORS, run_gate
+
+    result = run_gate(get_settings(), floors or FLOORS)
+    for name, value in result.metrics.items():
+        console.print(f"{name}: {value:.3f}")
+    for violation in result.violations:
+        console.print(f"[red]GATE: {violation}[/red]")
+    console.print("Eval-gate: bestået" if result.passed else "Eval-gate: FEJLET")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@eval_app.command("calibrate")
+def eval_calibrate(records: Path = typer.Argument(..., exists=True, dir_okay=False),
+                   questions: Path = typer.Option(..., "--questions", exists=True),
+                   wrong_cost: float = typer.Option(2.0, help="Hvor meget et forkert svar koster ift. en unødig afvisning")) -> None:
+    """Foreslå tærsklen for at afvise (KB_ABSTAIN_THRESHOLD) ud fra en eval-kørsel."""
+    from evals.calibrate import calibrate
+
+    for cut, false_abst, wrong in calibrate(_read_questions(questions), _read_jsonl(records), wrong_cost)[:5]:
+        Console().print(f"tærskel {cut:.3f}: unødige afvisninger {false_abst}, forkerte svar {wrong}")
 
 
 @app.command()

@@ -1,0 +1,66 @@
+"""The CI quality gate: run the dev set on the default configuration and compare with the floors.
+
+Floors live in ``evals/floors.json``, each set a little below a real measured run whose value is
+written beside it. They may only be raised: ``check_floors_only_rise`` (a test) compares the file
+with its version in git.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.config import Settings
+from kb.service import KnowledgeBase
+
+from .metrics import evaluate
+from .runner import read_jsonl, run_questions
+
+FLOORS = Path(__file__).resolve().parent / "floors.json"
+
+
+@dataclass
+class GateResult:
+    metrics: dict[str, float]
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+
+def load_floors(path: Path = FLOORS) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check(metrics: dict[str, float], floors: dict[str, dict]) -> list[str]:
+    """Each floor is {"min": x} (higher is better) or {"max": x} (lower is better)."""
+    violations = []
+    for name, rule in floors.items():
+        value = metrics.get(name)
+        if value is None:
+            violations.append(f"{name}: not measured")
+        elif "min" in rule and value < rule["min"]:
+            violations.append(f"{name} = {value:.3f} is below its floor {rule['min']:.3f}")
+        elif "max" in rule and value > rule["max"]:
+            violations.append(f"{name} = {value:.3f} is above its ceiling {rule['max']:.3f}")
+    return violations
+
+
+def run_gate(settings: Settings, floors_path: Path = FLOORS, kb: KnowledgeBase | None = None) -> GateResult:
+    """Ingest the corpus into a temporary store (unless a knowledge base is given) and gate on the dev set."""
+    spec = load_floors(floors_path)
+    questions = read_jsonl(floors_path.parent.parent / spec["questions"])
+    tmp = None
+    if kb is None:
+        tmp = Path(tempfile.mkdtemp(prefix="kb-gate-"))
+        kb = KnowledgeBase(settings.model_copy(update={"data_dir": tmp, "embedding_cache": settings.embedding_cache_path}))
+        kb.ingest([settings.corpus_dir])
+    try:
+        metrics = evaluate(questions, run_questions(kb, questions)).metrics
+        return GateResult(metrics, check(metrics, spec["floors"]))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
