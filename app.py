@@ -1,80 +1,239 @@
-"""The Gradio chat: it calls ``kb`` for everything and holds no retrieval logic of its own."""
+"""The Gradio chat. It calls ``kb`` for everything and holds no retrieval logic of its own.
+
+Start with ``python app.py`` (host and port from KB_APP_HOST / KB_APP_PORT, loopback by default).
+The model, the store and the indexes are created once at start-up and shared by all sessions.
+"""
 from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterator
 
 import gradio as gr
 
 from kb.config import Settings, get_settings
+from kb.feedback import FeedbackStore
 from kb.messages import msg
-from kb.service import EmptyStoreError, KnowledgeBase
-from kb.types import Answer
+from kb.privacy import contains_personal_data, mask
+from kb.records import answer_record
+from kb.service import EmptyStoreError, KnowledgeBase, StoreBusyError
+from kb.text import detect_language
+from kb.types import Answer, SearchFilter
 
 log = logging.getLogger("kb.app")
 
-TITLE = "Vidensbase: udsatte gravide med rusmiddelforbrug"
-INTRO = ("Stil spørgsmål til vejledninger, centrale udmeldinger og sagsfremstillinger. Svarene er citater "
-         "fra dokumenterne med kildehenvisning. **Skriv ikke personoplysninger (fx CPR-numre) i chatten.**")
+TITLE = "Vidensbase om udsatte gravide med rusmiddelforbrug"
+INTRO = (
+    "Stil spørgsmål til forløbsbeskrivelser, centrale udmeldinger, anmodninger og sagsfremstillinger. "
+    "Svaret består af **ordrette citater** fra dokumenterne med nummererede kildehenvisninger, så du kan "
+    "tjekke dem. Står svaret ikke i dokumenterne, siger vidensbasen det i stedet for at gætte.\n\n"
+    "⚠️ **Skriv ikke personoplysninger** (CPR-numre, navne, telefonnumre, e-mails) i chatten."
+)
+EXAMPLES = [
+    "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?",
+    "Hvem er målgruppen for den centrale udmelding?",
+    "Hvem er de centrale aktører i indsatsen til udsatte gravide?",
+    "Hvad anbefaler forløbsbeskrivelsen om støtte efter fødslen?",
+    "Hvilke kvinder er ikke omfattet af målgruppen?",
+]
+CSS = """
+.kb-source {border-left: 4px solid var(--color-accent); padding: 6px 10px; margin: 10px 0;}
+.kb-source blockquote {margin: 6px 0; font-style: italic;}
+.kb-source mark {background: #fff3a3; color: inherit;}
+.kb-doc {white-space: pre-wrap; font-size: 0.92em; max-height: 420px; overflow-y: auto;}
+.kb-doc .kb-focus {background: rgba(255, 243, 163, 0.35);}
+.kb-meta {color: var(--body-text-color-subdued); font-size: 0.9em;}
+"""
 
 
-def render_sources(answer: Answer) -> str:
-    """The sources panel as HTML: each citation with its document facts and the quoted passage."""
+def _e(text: str) -> str:
+    return html.escape(text or "")
+
+
+def _meta_line(doc_type: str, date: str, section: str) -> str:
+    parts = [doc_type or "ukendt type", date or "udateret"] + ([section] if section else [])
+    return " · ".join(_e(p) for p in parts)
+
+
+def render_sources(kb: KnowledgeBase, answer: Answer) -> str:
+    """The sources panel: each citation with its document facts, the quote, and an expandable view of
+    the passage in its surrounding text with the quoted sentence highlighted."""
     if answer.error:
         return ""
     if answer.citations:
         parts = ["<h3>Kilder</h3>"]
         for c in answer.citations:
-            passage = html.escape(c.passage).replace(html.escape(c.text), f"<mark>{html.escape(c.text)}</mark>")
+            doc_view = []
+            for chunk in kb.neighbours(c.chunk_id) or []:
+                body = _e(chunk.text)
+                if chunk.chunk_id == c.chunk_id:
+                    body = f"<div class='kb-focus'>{body.replace(_e(c.text), f'<mark>{_e(c.text)}</mark>')}</div>"
+                doc_view.append(body)
             parts.append(
-                f"<div class='kb-source'><b>[{c.number}] {html.escape(c.title)}</b><br>"
-                f"<small>{html.escape(c.doc_type)} · {html.escape(c.date or 'udateret')}"
-                f"{' · ' + html.escape(c.section) if c.section else ''}</small>"
-                f"<blockquote>»{html.escape(c.text)}«</blockquote>"
-                f"<details><summary>Vis i sammenhæng</summary><p style='white-space:pre-wrap'>{passage}</p>"
+                f"<div class='kb-source' data-citation='{c.number}'>"
+                f"<b>[{c.number}] {_e(c.title)}</b><br><span class='kb-meta'>{_meta_line(c.doc_type, c.date, c.section)}"
+                f" · {_e(c.source)}</span><blockquote>»{_e(c.text)}«</blockquote>"
+                f"<details><summary>Vis i dokumentet</summary><div class='kb-doc'>{'<hr>'.join(doc_view)}</div>"
                 f"</details></div>")
         return "\n".join(parts)
-    heading = msg("maybe_relevant", answer.language)
-    items = [f"<li><b>{html.escape(h.chunk.meta.title)}</b>"
-             f"{' – ' + html.escape(h.chunk.section) if h.chunk.section else ''}<br>"
-             f"<small>{html.escape(h.chunk.text[:300])}…</small></li>" for h in answer.hits[:3]]
-    return f"<h3>{heading}</h3><ul>{''.join(items)}</ul>" if items else ""
+    if not answer.hits:
+        return ""
+    items = [f"<li><b>{_e(h.chunk.meta.title)}</b><br><span class='kb-meta'>"
+             f"{_meta_line(h.chunk.meta.doc_type, h.chunk.meta.date, h.chunk.section)}</span>"
+             f"<br>{_e(h.chunk.text[:280])}…</li>" for h in answer.hits[:3]]
+    return f"<h3>{_e(msg('maybe_relevant', answer.language))}</h3><ul>{''.join(items)}</ul>"
 
 
-def build_app(kb: KnowledgeBase, settings: Settings) -> gr.Blocks:
-    def respond(question: str, history: list[dict]):
-        previous = [m["content"] if isinstance(m["content"], str) else " ".join(
-            p.get("text", "") for p in m["content"] if isinstance(p, dict)) for m in history if m["role"] == "user"]
+def documents_table(kb: KnowledgeBase) -> list[list]:
+    try:
+        return [[d.title, d.doc_type, d.date, d.issuer, d.chunks, d.source] for d in kb.documents()]
+    except EmptyStoreError:
+        return []
+
+
+def _text_of(content) -> str:
+    """Chat message content as text; Gradio 6 may hand back a list of {'type': 'text'} parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def parse_filter(doc_types: list[str] | None, date_from: str, date_to: str, language: str) -> SearchFilter | str:
+    """The UI's filter inputs as a SearchFilter, or a message saying what is wrong."""
+    from ingest.catalog import find_date
+
+    bounds = []
+    for value in (date_from, date_to):
+        value = (value or "").strip()
+        iso = find_date(value) if value else ""
+        if value and (not iso or not value[:4].isdigit()):
+            return msg("bad_date", language, value=value)
+        bounds.append(iso)
+    return SearchFilter(doc_types=tuple(doc_types or ()), date_from=bounds[0], date_to=bounds[1])
+
+
+def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
+    doc_types = sorted({row[1] for row in documents_table(kb)})
+
+    def respond(question: str, history: list[dict], records: list[dict], types: list[str], date_from: str,
+                date_to: str) -> Iterator[tuple]:
+        question = question or ""
+        language = detect_language(question)
+        previous = [_text_of(m["content"]) for m in history if m.get("role") == "user"]
+        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        record: dict = {}
+        sources = ""
+        flt = parse_filter(types, date_from, date_to, language)
         try:
-            answer = kb.ask(question, history=previous)
-            text, sources = answer.text, render_sources(answer)
-        except EmptyStoreError as exc:
-            text, sources = str(exc), ""
+            if isinstance(flt, str):
+                text = flt
+            else:
+                answer = kb.ask(question, history=previous, flt=flt)
+                text, sources = answer.text, render_sources(kb, answer)
+                record = answer_record(answer, None, 0.0)
+                record["filters"] = {"doc_types": list(flt.doc_types), "date_from": flt.date_from,
+                                     "date_to": flt.date_to}
+                if contains_personal_data(question):
+                    text = f"{msg('personal_data', language)}\n\n{text}"
+        except (EmptyStoreError, StoreBusyError) as exc:
+            text = str(exc)
         except Exception:
-            log.exception("Internal error while answering")
-            text, sources = msg("internal_error"), ""
-        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
-        return "", history, sources
+            log.exception("Internal error while answering")  # the question is not logged: it may hold personal data
+            text = msg("internal_error", language)
+        records = records + [record]
+        # Stream the answer line by line: each line is one quoted sentence with its citation number.
+        shown = ""
+        for line in text.split("\n"):
+            shown = f"{shown}\n{line}" if shown else line
+            history[-1] = {"role": "assistant", "content": shown}
+            yield "", history, records, "", {}
+        yield "", history, records, sources, {"answer": text, "abstained": record.get("abstained", True),
+                                               "citations": record.get("citations", [])}
+
+    def on_like(records: list[dict], data: gr.LikeData) -> tuple[str, int | None]:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turn = int(index) // 2  # messages alternate user, assistant
+        record = records[turn] if 0 <= turn < len(records) else {}
+        if not record:
+            return "Der er ikke noget svar at vurdere her.", None
+        rating = 1 if data.liked is True or data.liked == "Like" else -1
+        feedback_id = feedback.add(
+            rating, record.get("question", ""), record.get("answer", ""), record.get("citations", []),
+            {"filters": record.get("filters", {}), "model": kb.embeddings.model_id,
+             "abstain_threshold": settings.abstain_threshold, "chunk_size": settings.chunk_size,
+             "confidence": record.get("confidence")})
+        return ("Tak for din vurdering. Skriv gerne en kommentar nedenfor." if rating > 0
+                else "Tak. Skriv gerne, hvad der var galt med svaret."), feedback_id
+
+    def on_comment(text: str, feedback_id: int | None) -> tuple[str, str]:
+        if not feedback_id:
+            return "Giv først svaret 👍 eller 👎, og skriv så din kommentar.", text
+        if not (text or "").strip():
+            return "Skriv en kommentar først.", text
+        feedback.comment(feedback_id, text)
+        return "Kommentaren er gemt (personoplysninger fjernes automatisk).", ""
+
+    def clear() -> tuple:
+        return [], [], "", {}, None, ""
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
-        chatbot = gr.Chatbot(label="Samtale", height=420)
-        question = gr.Textbox(label="Dit spørgsmål", placeholder="Fx: Hvornår skal afrapporteringen sendes?")
-        sources = gr.HTML(label="Kilder")
-        question.submit(respond, [question, chatbot], [question, chatbot, sources], api_name="ask",
-                        concurrency_limit=settings.app_concurrency)
+        records = gr.State([])
+        last_feedback = gr.State(None)
+        with gr.Tab("Spørg"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=320):
+                    chatbot = gr.Chatbot(label="Samtale", height=460, elem_id="kb-chat",
+                                         feedback_options=("Like", "Dislike"))
+                    question = gr.Textbox(label="Dit spørgsmål", elem_id="kb-question", lines=1,
+                                          max_length=settings.max_question_chars * 2,
+                                          placeholder="Fx: Hvornår skal afrapporteringen sendes?")
+                    with gr.Row():
+                        ask_button = gr.Button("Spørg", variant="primary", elem_id="kb-ask")
+                        clear_button = gr.Button("Ny samtale")
+                    gr.Examples(EXAMPLES, inputs=question, label="Eksempler på spørgsmål (klik for at bruge)")
+                    with gr.Accordion("Afgræns søgningen", open=False):
+                        types = gr.CheckboxGroup(doc_types, label="Kun disse dokumenttyper")
+                        with gr.Row():
+                            date_from = gr.Textbox(label="Fra dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
+                            date_to = gr.Textbox(label="Til dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
+                    with gr.Accordion("Kommentar til din vurdering (tommel op eller ned ved svaret)", open=False):
+                        comment = gr.Textbox(label="Kommentar", lines=2, elem_id="kb-comment")
+                        comment_button = gr.Button("Gem kommentar")
+                    feedback_status = gr.Markdown(elem_id="kb-feedback-status")
+                with gr.Column(scale=2, min_width=320):
+                    sources = gr.HTML(elem_id="kb-sources")
+                    sources_data = gr.JSON(visible=False)
+        with gr.Tab("Om vidensbasen"):
+            gr.Markdown("Vidensbasen kender **kun** disse dokumenter. Spørgsmål om andet (fx lovgivning, "
+                        "takster eller lokale forhold, der ikke står her) kan den ikke besvare.")
+            gr.Dataframe(value=documents_table(kb), headers=["Titel", "Type", "Dato", "Udgiver", "Tekststykker", "Fil"],
+                         interactive=False, wrap=True)
+
+        inputs = [question, chatbot, records, types, date_from, date_to]
+        outputs = [question, chatbot, records, sources, sources_data]
+        question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=settings.app_concurrency)
+        ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=settings.app_concurrency)
+        chatbot.like(on_like, [records], [feedback_status, last_feedback], api_name=False)
+        comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
+        clear_button.click(clear, None, [chatbot, records, sources, sources_data, last_feedback, feedback_status],
+                           api_name=False)
     return demo
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     kb = KnowledgeBase(settings)
     if kb.store.count() == 0:
-        log.warning(msg("no_store"))
-    demo = build_app(kb, settings)
+        log.warning("%s", msg("no_store"))
+    else:
+        kb.lexical  # load the indexes now, not on the first question
+    demo = build_app(kb, settings, FeedbackStore(settings.feedback_path))
     demo.queue(default_concurrency_limit=settings.app_concurrency)
-    demo.launch(server_name=settings.app_host, server_port=settings.app_port, show_error=False)
+    demo.launch(server_name=settings.app_host, server_port=settings.app_port, show_error=False, css=CSS)
 
 
 if __name__ == "__main__":

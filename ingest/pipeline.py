@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,9 +34,10 @@ def _code_version() -> str:
     (the embedding cache keeps that cheap for text that did not change)."""
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    # types.py defines the embedded text; answer.py the sentence units whose vectors are cached.
+    # types.py defines the embedded text, answer.py the cached sentence units, text.py and lexical.py
+    # the lexical tokens.
     for path in [here / n for n in ("load.py", "clean.py", "chunk.py", "catalog.py")] + \
-            [here.parent / "kb" / n for n in ("types.py", "answer.py")]:
+            [here.parent / "kb" / n for n in ("types.py", "answer.py", "text.py", "lexical.py")]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -114,6 +116,21 @@ def prepare(item: _Discovered, chunk_size: int, min_size: int) -> list[Chunk]:
 def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
            lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str = "char4",
            progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
+    """Run one ingest while holding a lock file beside the manifest, so a running chat can tell
+    its users that the knowledge base is being updated instead of answering from half an index."""
+    lock = manifest.path.parent / "ingest.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()))
+    try:
+        return _ingest(paths, store, embeddings, manifest, lexical_dir, chunk_size, min_size, lexical_tokens,
+                       progress)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
+            lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str,
+            progress: Callable[[int, int, str], None]) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused

@@ -244,6 +244,26 @@ def eval_calibrate(records: Path = typer.Argument(..., exists=True, dir_okay=Fal
         Console().print(f"tærskel {cut:.3f}: unødige afvisninger {false_abst}, forkerte svar {wrong}")
 
 
+feedback_app = typer.Typer(help="Brugernes 👍/👎 på svarene.")
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(fmt: str = typer.Option("csv", "--format", help="csv eller jsonl"),
+                    out: Optional[Path] = typer.Option(None, "--out", help="Fil (standard: skriv til stdout)")) -> None:
+    """Eksportér feedback (personoplysninger er maskeret, før de blev gemt)."""
+    from .feedback import FeedbackStore
+
+    if fmt not in ("csv", "jsonl"):
+        raise typer.BadParameter("--format skal være csv eller jsonl")
+    text = FeedbackStore(get_settings().feedback_path).export(fmt)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Feedback skrevet til {out}")
+    else:
+        typer.echo(text, nl=False)
+
+
 @app.command()
 def info() -> None:
     """Vis dokumenter, antal tekststykker, model og placering af vidensbasen."""

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         return self.data_dir / "bm25"
 
     @property
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback.sqlite"
+
+    @property
+    def ingest_lock_path(self) -> Path:
+        return self.data_dir / "ingest.lock"
+
+    @property
     def manifest_path(self) -> Path:
         return self.data_dir / "manifest.json"
 

@@ -11,6 +11,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "maybe_relevant": "Måske relevant",
         "answer_intro": "",
         "no_store": "Vidensbasen er tom. Kør først: kb ingest",
+        "store_busy": "Vidensbasen er ved at blive opdateret med nye dokumenter. Prøv igen om et øjeblik.",
+        "personal_data": "Bemærk: Dit spørgsmål ser ud til at indeholde personoplysninger (fx et CPR-nummer, "
+                         "telefonnummer eller en e-mail). De gemmes ikke – men skriv dem ikke i chatten.",
+        "no_filter_match": "Ingen dokumenter passer til de valgte filtre (dokumenttype og datoer). "
+                           "Fjern eller udvid filtrene, og spørg igen.",
+        "bad_date": "Datoen »{value}« kan ikke læses. Skriv den som ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD.",
         "internal_error": "Beklager, der opstod en fejl. Prøv igen, eller kontakt support.",
     },
     "en": {
@@ -22,6 +28,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "maybe_relevant": "Maybe relevant",
         "answer_intro": "The documents say (quoted in Danish):",
         "no_store": "The knowledge base is empty. Run first: kb ingest",
+        "store_busy": "The knowledge base is being updated with new documents. Please try again in a moment.",
+        "personal_data": "Note: your question seems to contain personal data (e.g. a CPR number, phone number "
+                         "or e-mail). It is not stored – but please do not enter it in the chat.",
+        "no_filter_match": "No documents match the chosen filters (document type and dates). "
+                           "Remove or widen them and ask again.",
+        "bad_date": "The date »{value}« cannot be read. Write it as YYYY, YYYY-MM or YYYY-MM-DD.",
         "internal_error": "Sorry, something went wrong. Please try again, or contact support.",
     },
 }

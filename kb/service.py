@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,12 +15,13 @@ from .config import Settings
 from .embeddings import CachedEmbeddings, build_embeddings
 from .glossary import danish_terms
 from .lexical import LexicalIndex
+from . import privacy
 from .messages import msg
 from .query import SpellingRepair, condense
 from .retrieve import HybridRetriever, Mode, build_reranker
 from .store import VectorStore
 from .text import detect_language
-from .types import Answer, Query, SearchFilter
+from .types import Answer, Chunk, Query, SearchFilter
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
@@ -28,7 +30,26 @@ log = logging.getLogger(__name__)
 
 
 class EmptyStoreError(RuntimeError):
-    pass
+    """Nothing has been ingested yet."""
+
+
+class StoreBusyError(RuntimeError):
+    """An ingest is rewriting the store right now."""
+
+
+def ingest_running(lock: Path) -> bool:
+    """True while another process holds the ingest lock (a stale lock from a dead process is ignored)."""
+    try:
+        pid = int(lock.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
 
 
 @dataclass
@@ -51,6 +72,7 @@ class KnowledgeBase:
 
     @cached_property
     def lexical(self) -> LexicalIndex:
+        self._lexical_mtime = self._lexical_stamp()
         index = LexicalIndex.load(self.settings.lexical_dir)
         if index is None or index.tokens != self.settings.lexical_tokens:
             if self.store.count() == 0:
@@ -91,6 +113,20 @@ class KnowledgeBase:
         for name in ("lexical", "retriever", "answerer", "spelling"):
             self.__dict__.pop(name, None)
 
+    def _lexical_stamp(self) -> float:
+        path = self.settings.lexical_dir / "chunks.json"
+        return path.stat().st_mtime if path.exists() else 0.0
+
+    def ensure_ready(self, language: str = "da") -> None:
+        """Raise a user-facing error while the store is empty or being re-ingested; pick up the result
+        of an ingest run by another process (the chat keeps serving across `kb ingest`)."""
+        if ingest_running(self.settings.ingest_lock_path):
+            raise StoreBusyError(msg("store_busy", language))
+        if self.store.count() == 0:
+            raise EmptyStoreError(msg("no_store", language))
+        if "lexical" in self.__dict__ and self._lexical_stamp() != self._lexical_mtime:
+            self.reload()
+
     def validate(self, question: str) -> str | None:
         """A message for a question that cannot be asked as typed, else None."""
         language = detect_language(question)
@@ -104,18 +140,33 @@ class KnowledgeBase:
             k: int | None = None) -> Answer:
         language = detect_language(question or "")
         if (problem := self.validate(question)) is not None:
-            return Answer(question=question, text=problem, abstained=True, citations=[], hits=[],
+            return Answer(question=privacy.mask(question or ""), text=problem, abstained=True, citations=[], hits=[],
                           language=language, error=problem)
-        if self.store.count() == 0:
-            raise EmptyStoreError(msg("no_store", language))
-        text = self.spelling.repair(condense(question.strip(), [h for h in (history or []) if h.strip()]))
+        self.ensure_ready(language)
+        # Personal data is neither searched nor kept: records and logs see the masked question only.
+        searched, history = privacy.strip(question), [privacy.strip(h) for h in history or [] if h.strip()]
+        question = privacy.mask(question)
+        text = self.spelling.repair(condense(searched, history))
         if language == "en":  # give the Danish lexical index something to match
             text = " ".join([text, *danish_terms(text)])
         vector = self.embeddings.embed_query(text)
-        query = Query(question=question, text=text, focus=self.spelling.repair(question.strip()), language=language,
+        query = Query(question=question, text=text, focus=self.spelling.repair(searched), language=language,
                       vector=tuple(vector))
         hits = self.retriever.retrieve(text, vector, max(k or self.settings.top_k, self.settings.answer_hits), flt)
+        if not hits and not flt.is_empty():
+            note = msg("no_filter_match", language)
+            return Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,
+                          error=note, retrieval_query=text)
         return self.answerer.answer(query, hits)
+
+    def neighbours(self, chunk_id: str, around: int = 1) -> list[Chunk]:
+        """The chunk with its neighbours in the same document, in reading order (a document view)."""
+        target = next((c for c in self.lexical.chunks if c.chunk_id == chunk_id), None)
+        if target is None:
+            return []
+        same_doc = sorted((c for c in self.lexical.chunks if c.meta.doc_id == target.meta.doc_id), key=lambda c: c.index)
+        position = same_doc.index(target)
+        return same_doc[max(0, position - around):position + around + 1]
 
     def documents(self) -> list[DocumentInfo]:
         info: dict[str, DocumentInfo] = {}

@@ -64,13 +64,15 @@ have dig anden hende mine alt meget sit sine vor mod disse hvis din nogle hos bl
 hendes været thi jer sådan hvem hvilke hvilken hvilket hvornår hvordan hvorfor kan får få gør
 ske sker må bør ifølge står mere mest ja nej tak gerne lige bare dine dit giv give giver stadig
 uden kun nye ny helt lidt godt altså fordi derfor findes fandt gælder gjorde gøre sige siger
-""".split())
+hej borger borgeren borgere borgers cpr sagsbehandler sagsbehandleren medarbejder medarbejdere kollega
+kollegaer spørgsmål spørge spørger svar svare hjælpe
+""".split())  # the last two lines: how practitioners talk about a case, never what they ask about
 
 ENGLISH_STOPWORDS = frozenset("""
 the a an and or of to in on for is are was were be been what which who whom when where why how
 does do did can could should would will shall must may might this that these those it its with
 by from as at about into than then there their they them we you your our i me my he she his her
-not no yes please tell explain
+not no yes please tell explain hello hi citizen client caseworker colleague question answer help
 """.split())
 
 

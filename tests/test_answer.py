@@ -70,3 +70,11 @@ def test_record_follows_the_eval_contract(corpus_kb):
     assert len(record["retrieved"]) >= 10
     assert {"source", "title", "date", "section", "text"} <= record["citations"][0].keys()
     assert all({"source", "chunk_id", "text", "score"} <= r.keys() for r in record["retrieved"])
+
+
+def test_personal_data_is_neither_searched_nor_recorded(corpus_kb):
+    answer = corpus_kb.ask("Min borger har CPR 010190-1234 og tlf 12345678. Hvornår skal afrapporteringen sendes?")
+    assert not answer.abstained and "31. maj 2025" in answer.text
+    record = answer_record(answer, "p", 1.0)
+    assert "010190-1234" not in str(record) and "12345678" not in str(record)
+    assert "[CPR]" in record["question"]

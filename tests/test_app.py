@@ -1,0 +1,133 @@
+"""The chat app, started for real on a free loopback port: through gradio_client and in Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kb.feedback import FeedbackStore
+
+from .conftest import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_server(corpus_kb, tmp_path_factory):
+    """app.py in its own process on a copy of the ingested store; yields (url, data_dir)."""
+    data_dir = tmp_path_factory.mktemp("app") / "data"
+    shutil.copytree(corpus_kb.settings.data_dir, data_dir)
+    port = _free_port()
+    env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_CORPUS_DIR": str(corpus_kb.settings.corpus_dir),
+           "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1"}
+    log = (data_dir.parent / "app.log").open("w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((data_dir.parent / "app.log").read_text())
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app did not start within 90 s")
+    yield url, data_dir
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def _ask(client, question: str, types=(), date_from: str = "", date_to: str = ""):
+    _, chat, sources_html, data = client.predict(question, [], list(types), date_from, date_to, api_name="/ask")
+    content = chat[-1]["content"]
+    text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+    return text, sources_html, data
+
+
+def test_app_answers_with_structured_sources_and_abstains(app_server):
+    from gradio_client import Client
+
+    client = Client(app_server[0], verbose=False)
+    text, sources_html, data = _ask(client, "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
+    assert "31. maj 2025" in text and "[1]" in text
+    assert not data["abstained"]
+    assert any("31. maj 2025" in c["text"] for c in data["citations"])
+    assert all(c["title"] and c["date"] for c in data["citations"])
+    assert "Kilder" in sources_html and "<mark>" in sources_html
+
+    text, _, data = _ask(client, "Hvem er de centrale aktører i indsatsen ifølge forløbsbeskrivelsen?")
+    assert any("familieafdeling" in c["text"] for c in data["citations"])
+    assert any(c["doc_type"] == "forløbsbeskrivelse" for c in data["citations"])
+
+    text, sources_html, data = _ask(client, "Hvad er hovedstaden i Frankrig?")
+    assert data["abstained"] and text.startswith("Det kan jeg ikke finde i dokumenterne")
+    assert "Måske relevant" in sources_html
+
+
+def test_app_explains_bad_input_and_keeps_serving(app_server):
+    from gradio_client import Client
+
+    client = Client(app_server[0], verbose=False)
+    assert "Skriv et spørgsmål" in _ask(client, "   ")[0]
+    assert "for langt" in _ask(client, "x" * 2500)[0]
+    assert "kan ikke læses" in _ask(client, "Hvornår er fristen?", date_from="sidste år")[0]
+    assert "Ingen dokumenter passer" in _ask(client, "Hvornår er fristen?", date_from="2030")[0]
+    text, _, _ = _ask(client, "Min borger har CPR 010190-1234. Hvornår skal afrapporteringen sendes?")
+    assert "personoplysninger" in text and "31. maj 2025" in text
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
+def test_browser_question_sources_feedback_and_screenshots(app_server):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is required in CI: scripts/test.sh installs it"
+    url, data_dir = app_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        for name, viewport in (("desktop-1280x800", {"width": 1280, "height": 800}),
+                               ("phone-390", {"width": 390, "height": 844})):
+            page = browser.new_page(viewport=viewport, locale="da-DK")
+            page.goto(url)
+            box = page.locator("#kb-question textarea")
+            box.fill("Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
+            box.press("Enter")
+            source = page.locator("#kb-sources .kb-source").first
+            source.wait_for(timeout=60_000)
+            assert "31. maj 2025" in page.locator("#kb-sources").inner_text()
+            assert source.locator("blockquote").is_visible()
+            bot = page.locator("#kb-chat .message.bot, #kb-chat [data-testid='bot']").last
+            assert "[1]" in bot.inner_text()
+            source.locator("summary").click()
+            assert source.locator("mark").first.is_visible()
+            if name.startswith("desktop"):
+                before = len(FeedbackStore(data_dir / "feedback.sqlite").rows())
+                page.locator("#kb-chat button[aria-label='Like'], #kb-chat button[title='Like']").last.click()
+                page.locator("#kb-feedback-status").get_by_text("Tak for din vurdering").wait_for(timeout=20_000)
+                rows = FeedbackStore(data_dir / "feedback.sqlite").rows()
+                assert len(rows) == before + 1 and rows[-1]["rating"] == 1
+                assert "31. maj 2025" in rows[-1]["answer"]
+            page.screenshot(path=str(ARTIFACTS / f"chat-{name}.png"), full_page=True)
+            page.close()
+        browser.close()
