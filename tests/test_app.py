@@ -131,3 +131,15 @@ def test_browser_question_sources_feedback_and_screenshots(app_server):
             page.screenshot(path=str(ARTIFACTS / f"chat-{name}.png"), full_page=True)
             page.close()
         browser.close()
+
+
+def test_concurrent_users_are_all_answered(app_server):
+    from gradio_client import Client
+
+    client = Client(app_server[0], verbose=False)
+    questions = ["Hvornår skal afrapporteringen sendes?", "Hvem er målgruppen for den centrale udmelding?",
+                 "Hvad anbefaler forløbsbeskrivelsen?", "Hvilke kvinder er ikke omfattet af målgruppen?",
+                 "Hvad besluttede Børne- og Ungdomsudvalget?", "Hvor mange gravide har et skadeligt forbrug?"]
+    jobs = [client.submit(q, [], [], "", "", api_name="/ask") for q in questions]
+    results = [job.result(timeout=120) for job in jobs]
+    assert all(r[3] and r[3]["citations"] for r in results)
