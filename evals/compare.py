@@ -31,8 +31,8 @@ class Config:
 
 def default_configs(settings: Settings) -> list[Config]:
     configs = [Config("bm25", "bm25"), Config("dense", "dense"), Config("hybrid", "hybrid")]
-    if settings.reranker not in ("", "none"):
-        configs.append(Config(f"hybrid+rerank({settings.reranker})", "hybrid", {"reranker": settings.reranker}))
+    if settings.reranker_model:
+        configs.append(Config("hybrid+rerank", "hybrid", {"reranker_model": settings.reranker_model}))
     return configs
 
 
@@ -43,7 +43,7 @@ def chunk_size_configs(sizes: list[int]) -> list[Config]:
 
 def _knowledge_base(base: Settings, config: Config) -> KnowledgeBase:
     if not any(k in config.overrides for k in ("chunk_size", "chunk_min_size")):
-        settings = base.model_copy(update={"reranker": "none", **config.overrides})
+        settings = base.model_copy(update={"reranker_model": "", **config.overrides})
         return KnowledgeBase(settings, mode=config.mode)  # type: ignore[arg-type]
     tag = "-".join(f"{k}{v}" for k, v in sorted(config.overrides.items()))
     settings = base.model_copy(update={**config.overrides, "data_dir": base.data_dir / "eval-stores" / tag,

@@ -128,15 +128,46 @@ def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, 
         lock.unlink(missing_ok=True)
 
 
+@dataclass
+class _Pending:
+    key: str
+    source: str
+    digest: str
+    chunks: list[Chunk]
+    previous: dict | None
+
+
+def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
+           report: IngestReport) -> None:
+    """Embed a batch of prepared documents in one call (large batches let the embedder use its
+    fastest runtime), then store them and record them in the manifest."""
+    chunks = [c for p in batch for c in p.chunks]
+    vectors = embeddings.embed_documents([c.embed_text for c in chunks])
+    # Warm the cache with every quotable sentence so answering never embeds at question time.
+    embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c)])
+    store.upsert(chunks, vectors)
+    for p in batch:
+        new_ids = [c.chunk_id for c in p.chunks]
+        if p.previous:
+            store.delete([i for i in p.previous["chunk_ids"] if i not in set(new_ids)])
+        manifest.documents[p.key] = {"hash": p.digest, "source": p.source, "chunk_ids": new_ids,
+                                     "title": p.chunks[0].meta.title}
+        (report.updated if p.previous else report.added).append(p.source)
+        report.chunks_written += len(p.chunks)
+    manifest.save()  # after each batch, so an interrupted run keeps what it finished
+    batch.clear()
+
+
 def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
             lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str,
-            progress: Callable[[int, int, str], None]) -> IngestReport:
+            progress: Callable[[int, int, str], None], batch_chunks: int = 512) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused
     fingerprint = f"{_code_version()}:{chunk_size}:{min_size}:{embeddings.model_id}"
     discovered = discover(paths)
     seen: set[str] = set()
+    batch: list[_Pending] = []
     for done, item in enumerate(discovered):
         progress(done, len(discovered), item.source)
         key = str(item.path.resolve())
@@ -159,18 +190,11 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
         if chunks[0].meta.guessed:
             report.warnings.append(f"{item.source}: ingen metadatafil ({sidecar_path(item.path).name}); "
                                    "titel, type og dato er gættet")
-        vectors = embeddings.embed_documents([c.embed_text for c in chunks])
-        # Warm the cache with every quotable sentence so answering never embeds at question time.
-        embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c)])
-        new_ids = [c.chunk_id for c in chunks]
-        store.upsert(chunks, vectors)
-        if previous:
-            store.delete([i for i in previous["chunk_ids"] if i not in set(new_ids)])
-        manifest.documents[key] = {"hash": digest, "source": item.source, "chunk_ids": new_ids,
-                                   "title": chunks[0].meta.title}
-        (report.updated if previous else report.added).append(item.source)
-        report.chunks_written += len(chunks)
-        manifest.save()  # after each file, so an interrupted run keeps what it finished
+        batch.append(_Pending(key, item.source, digest, chunks, previous))
+        if sum(len(p.chunks) for p in batch) >= batch_chunks:
+            _write(batch, store, embeddings, manifest, report)
+    if batch:
+        _write(batch, store, embeddings, manifest, report)
     roots = {d.root for d in discovered if d.root is not None} | {p.resolve() for p in paths if p.is_dir()}
     for key in list(manifest.documents):
         in_scanned_root = any(Path(key).is_relative_to(root) for root in roots)

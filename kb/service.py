@@ -18,7 +18,8 @@ from .lexical import LexicalIndex
 from . import privacy
 from .messages import msg
 from .query import SpellingRepair, condense
-from .retrieve import HybridRetriever, Mode, build_reranker
+from .rerank import build_reranker
+from .retrieve import HybridRetriever, Mode
 from .store import VectorStore
 from .text import detect_language
 from .types import Answer, Chunk, Query, SearchFilter
@@ -84,7 +85,8 @@ class KnowledgeBase:
     @cached_property
     def retriever(self) -> HybridRetriever:
         s = self.settings
-        return HybridRetriever(self.store, self.lexical, build_reranker(s.reranker), s.candidates, s.rrf_k, self.mode)
+        reranker = build_reranker(s.reranker_model, s.rerank_top_n, s.allow_downloads)
+        return HybridRetriever(self.store, self.lexical, reranker, s.candidates, s.rrf_k, self.mode)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
