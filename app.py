@@ -209,8 +209,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         with gr.Tab("Om vidensbasen"):
             gr.Markdown("Vidensbasen kender **kun** disse dokumenter. Spørgsmål om andet (fx lovgivning, "
                         "takster eller lokale forhold, der ikke står her) kan den ikke besvare.")
-            gr.Dataframe(value=documents_table(kb), headers=["Titel", "Type", "Dato", "Udgiver", "Tekststykker", "Fil"],
-                         interactive=False, wrap=True)
+            documents = gr.Dataframe(value=documents_table(kb), interactive=False, wrap=True,
+                                     headers=["Titel", "Type", "Dato", "Udgiver", "Tekststykker", "Fil"])
 
         inputs = [question, chatbot, records, types, date_from, date_to]
         outputs = [question, chatbot, records, sources, sources_data]
@@ -220,6 +220,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
         clear_button.click(clear, None, [chatbot, records, sources, sources_data, last_feedback, feedback_status],
                            api_name=False)
+        demo.load(lambda: documents_table(kb), None, documents, api_name=False)  # fresh after a re-ingest
     return demo
 
 

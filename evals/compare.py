@@ -7,6 +7,7 @@ with a PNG chart, plus the JSON it was made from.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,10 @@ def default_configs(settings: Settings) -> list[Config]:
     return configs
 
 
+def dense_weight_configs(weights: list[float]) -> list[Config]:
+    return [Config(f"hybrid, dense weight {w:g}", "hybrid", {"dense_weight": w}) for w in weights]
+
+
 def chunk_size_configs(sizes: list[int]) -> list[Config]:
     return [Config(f"hybrid, chunks {n}", "hybrid", {"chunk_size": n, "chunk_min_size": min(200, n // 3)})
             for n in sizes]
@@ -46,7 +51,9 @@ def _knowledge_base(base: Settings, config: Config) -> KnowledgeBase:
         settings = base.model_copy(update={"reranker_model": "", **config.overrides})
         return KnowledgeBase(settings, mode=config.mode)  # type: ignore[arg-type]
     tag = "-".join(f"{k}{v}" for k, v in sorted(config.overrides.items()))
-    settings = base.model_copy(update={**config.overrides, "data_dir": base.data_dir / "eval-stores" / tag,
+    store_dir = base.data_dir / "eval-stores" / tag
+    shutil.rmtree(store_dir, ignore_errors=True)  # derived data; the shared embedding cache keeps rebuilding cheap
+    settings = base.model_copy(update={**config.overrides, "data_dir": store_dir,
                                        "embedding_cache": base.embedding_cache_path})
     kb = KnowledgeBase(settings, mode=config.mode)  # type: ignore[arg-type]
     kb.ingest()

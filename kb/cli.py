@@ -154,26 +154,45 @@ def eval_(ctx: typer.Context,
     from evals.runner import run_questions, write_jsonl
 
     kb = _knowledge_base(mode)
-    records = run_questions(kb, _read_questions(questions))
+    rows = _read_questions(questions)
+    records = run_questions(kb, rows)
     write_jsonl(out, records)
     median = statistics.median([r["latency_ms"] for r in records] or [0])
     console.print(f"{len(records)} spørgsmål -> {out} (median {median:.0f} ms)")
+    if any("evidence" in row or "answerable" in row for row in rows):
+        _print_report(rows, records)
 
 
 @eval_app.command("compare")
 def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True),
                  name: str = typer.Option("retrieval", help="Rapportens navn: evals/reports/NAME.md"),
                  chunk_sizes: str = typer.Option("", help="Sammenlign chunk-størrelser i stedet, fx 500,800,1200"),
+                 dense_weights: str = typer.Option("", help="Sammenlign vægte for den semantiske søgning i RRF, fx 0.5,1"),
                  out_dir: Path = typer.Option(Path("evals/reports"), "--out-dir")) -> None:
     """Kør navngivne konfigurationer side om side og skriv rapport (Markdown + PNG + JSON)."""
-    from evals.compare import chunk_size_configs, compare, default_configs, render_markdown
+    from evals.compare import chunk_size_configs, compare, default_configs, dense_weight_configs, render_markdown
 
     settings = get_settings()
-    configs = (chunk_size_configs([int(n) for n in chunk_sizes.split(",")]) if chunk_sizes
-               else default_configs(settings))
+    if chunk_sizes:
+        configs = chunk_size_configs([int(n) for n in chunk_sizes.split(",")])
+    elif dense_weights:
+        configs = dense_weight_configs([float(w) for w in dense_weights.split(",")])
+    else:
+        configs = default_configs(settings)
     payload = compare(settings, configs, _read_questions(questions), out_dir, name)
     Console().print(render_markdown(payload).split("![chart]")[0])
     console.print(f"Rapport: {out_dir / (name + '.md')}")
+
+
+def _print_report(questions: list[dict], records: list[dict]) -> None:
+    from evals.metrics import evaluate
+
+    report = evaluate(questions, records)
+    table = Table("Metrik", "Værdi", "Fejler")
+    for name, value in report.metrics.items():
+        table.add_row(name, f"{value:.3f}" if isinstance(value, float) else str(value),
+                      " ".join(report.failures.get(name, [])))
+    Console().print(table)
 
 
 @eval_app.command("report")
@@ -183,15 +202,12 @@ def eval_report(records: Path = typer.Argument(..., exists=True, dir_okay=False)
     """Beregn metrikker ud fra en eval-kørsel og vis de spørgsmål, der fejler."""
     from evals.metrics import evaluate
 
-    report = evaluate(_read_questions(questions), _read_jsonl(records))
+    rows, recs = _read_questions(questions), _read_jsonl(records)
     if as_json:
+        report = evaluate(rows, recs)
         typer.echo(json.dumps({"metrics": report.metrics, "failures": report.failures}, ensure_ascii=False))
         return
-    table = Table("Metrik", "Værdi", "Fejler")
-    for name, value in report.metrics.items():
-        table.add_row(name, f"{value:.3f}" if isinstance(value, float) else str(value),
-                      " ".join(report.failures.get(name, [])))
-    Console().print(table)
+    _print_report(rows, recs)
 
 
 @eval_app.command("check")

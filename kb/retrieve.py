@@ -20,15 +20,17 @@ from .types import Chunk, Hit, SearchFilter
 Mode = Literal["hybrid", "dense", "bm25"]
 
 
-def reciprocal_rank_fusion(rankings: dict[str, list[tuple[Chunk, float]]], k: int) -> list[Hit]:
-    """Standard RRF: score = sum over rankings of 1 / (k + rank), rank starting at 1."""
+def reciprocal_rank_fusion(rankings: dict[str, list[tuple[Chunk, float]]], k: int,
+                           weights: dict[str, float] | None = None) -> list[Hit]:
+    """Weighted RRF: score = sum over rankings of weight / (k + rank), rank starting at 1."""
     hits: dict[str, Hit] = {}
     for stage, ranking in rankings.items():
+        weight = (weights or {}).get(stage, 1.0)
         for rank, (chunk, score) in enumerate(ranking, start=1):
             hit = hits.setdefault(chunk.chunk_id, Hit(chunk=chunk, score=0.0))
             hit.scores[stage] = score
             hit.scores[f"{stage}_rank"] = rank
-            hit.score += 1.0 / (k + rank)
+            hit.score += weight / (k + rank)
     fused = sorted(hits.values(), key=lambda h: (-h.score, h.chunk.chunk_id))
     for hit in fused:
         hit.scores["rrf"] = hit.score
@@ -37,9 +39,9 @@ def reciprocal_rank_fusion(rankings: dict[str, list[tuple[Chunk, float]]], k: in
 
 class HybridRetriever:
     def __init__(self, store: VectorStore, lexical: LexicalIndex, reranker: Reranker,
-                 candidates: int = 50, rrf_k: int = 60, mode: Mode = "hybrid") -> None:
+                 candidates: int = 50, rrf_k: int = 60, mode: Mode = "hybrid", dense_weight: float = 1.0) -> None:
         self.store, self.lexical, self.reranker = store, lexical, reranker
-        self.candidates, self.rrf_k, self.mode = candidates, rrf_k, mode
+        self.candidates, self.rrf_k, self.mode, self.dense_weight = candidates, rrf_k, mode, dense_weight
 
     def retrieve(self, text: str, vector: list[float] | None, k: int,
                  flt: SearchFilter = SearchFilter()) -> list[Hit]:
@@ -50,7 +52,7 @@ class HybridRetriever:
             rankings["dense"] = self.store.search(vector, self.candidates, flt)
         if self.mode in ("hybrid", "bm25"):
             rankings["bm25"] = self.lexical.search(text, self.candidates, flt)
-        fused = reciprocal_rank_fusion(rankings, self.rrf_k)
+        fused = reciprocal_rank_fusion(rankings, self.rrf_k, {"dense": self.dense_weight})
         reranked = self.reranker.rerank(text, fused)
         return reranked[:k]
 

@@ -86,7 +86,7 @@ class KnowledgeBase:
     def retriever(self) -> HybridRetriever:
         s = self.settings
         reranker = build_reranker(s.reranker_model, s.rerank_top_n, s.allow_downloads)
-        return HybridRetriever(self.store, self.lexical, reranker, s.candidates, s.rrf_k, self.mode)
+        return HybridRetriever(self.store, self.lexical, reranker, s.candidates, s.rrf_k, self.mode, s.dense_weight)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:

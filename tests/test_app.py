@@ -143,3 +143,25 @@ def test_concurrent_users_are_all_answered(app_server):
     jobs = [client.submit(q, [], [], "", "", api_name="/ask") for q in questions]
     results = [job.result(timeout=120) for job in jobs]
     assert all(r[3] and r[3]["citations"] for r in results)
+
+
+def test_app_with_an_empty_store_says_to_ingest(tmp_path):
+    from gradio_client import Client
+
+    port = _free_port()
+    env = {**os.environ, "KB_DATA_DIR": str(tmp_path / "data"), "KB_APP_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:
+                assert time.time() < deadline and proc.poll() is None, "app did not start"
+                time.sleep(0.5)
+        assert "kb ingest" in _ask(client, "Hvornår skal afrapporteringen sendes?")[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
