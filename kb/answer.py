@@ -74,6 +74,7 @@ class ScoringWeights:
     own_terms: float = 0.7  # share of term coverage from the sentence itself, the rest from its chunk
     chunk_context: str = "header"  # "header" (title + section) or "chunk" (the whole passage)
     answer_type: float = 0.1  # bonus when the sentence holds the kind of fact asked for (date, number)
+    keep_ratio: float = 0.85  # further sentences are quoted when they score this share of the best
     echo: float = 0.15  # penalty for a sentence that only restates the question
     rank: float = 0.02  # penalty per rank of the chunk the sentence comes from
 
@@ -87,6 +88,7 @@ class _Unit:
     dense: float = 0.0
     lexical: float = 0.0
     score: float = 0.0
+    match: float = 0.0  # meaning and term match only, before the selection bonuses
 
     @property
     def text(self) -> str:
@@ -155,8 +157,8 @@ class ExtractiveAnswerer:
             # matches it best and answers it least.
             own = set(stem_tokens(unit.text))
             echo = w.echo if len(own - stems) < 3 and len(own & stems) >= 0.6 * len(own) else 0.0
-            unit.score = (w.dense * unit.dense + (1 - w.dense) * unit.lexical + boost - echo
-                          - w.rank * unit.hit_rank)
+            unit.match = w.dense * unit.dense + (1 - w.dense) * unit.lexical
+            unit.score = unit.match + boost - echo - w.rank * unit.hit_rank
 
     def _confidence(self, ctx: AnswerContext) -> None:
         """How sure we are that the documents answer at all: the best sentence's meaning match, how
@@ -164,7 +166,7 @@ class ExtractiveAnswerer:
         the corpus never uses (a question about 'ventetid' cannot be answered by documents without it)."""
         if not ctx.units:
             return
-        best = max(ctx.units, key=lambda u: u.score)
+        best = max(ctx.units, key=lambda u: u.match)  # selection bonuses say which, not whether
         passage = max(self._coverage(ctx.stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
         unknown = self.unknown_share(ctx.query.focus)
         ctx.signals = {"best_dense": best.dense, "passage_coverage": passage, "unknown_words": unknown}
@@ -186,7 +188,7 @@ class ExtractiveAnswerer:
         for unit in ranked[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if unit.score < 0.85 * best.score or _overlaps(unit, chosen):
+            if unit.score < self.weights.keep_ratio * best.score or _overlaps(unit, chosen):
                 continue
             if sum(len(u.text) for u in chosen) + len(unit.text) > MAX_ANSWER_CHARS:
                 continue
@@ -246,4 +248,4 @@ def _with_next_sentence(units: list[_Unit], unit: _Unit, max_chars: int = 450) -
     nxt = min((u for u in units if u.hit is unit.hit and u.start >= unit.end), key=lambda u: u.start, default=None)
     if nxt is None or "\n" in text[unit.end:nxt.start] or nxt.end - unit.start > max_chars:
         return unit
-    return _Unit(unit.hit_rank, unit.hit, unit.start, nxt.end, unit.dense, unit.lexical, unit.score)
+    return _Unit(unit.hit_rank, unit.hit, unit.start, nxt.end, unit.dense, unit.lexical, unit.score, unit.match)
