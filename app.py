@@ -18,7 +18,7 @@ from kb.privacy import contains_personal_data, mask
 from kb.records import answer_record
 from kb.service import EmptyStoreError, KnowledgeBase, StoreBusyError
 from kb.text import detect_language
-from kb.types import Answer, SearchFilter
+from kb.types import Answer, BadDateError, SearchFilter
 
 log = logging.getLogger("kb.app")
 
@@ -100,20 +100,6 @@ def _text_of(content) -> str:
     return str(content or "")
 
 
-def parse_filter(doc_types: list[str] | None, date_from: str, date_to: str, language: str) -> SearchFilter | str:
-    """The UI's filter inputs as a SearchFilter, or a message saying what is wrong."""
-    from ingest.catalog import find_date
-
-    bounds = []
-    for value in (date_from, date_to):
-        value = (value or "").strip()
-        iso = find_date(value) if value else ""
-        if value and (not iso or not value[:4].isdigit()):
-            return msg("bad_date", language, value=value)
-        bounds.append(iso)
-    return SearchFilter(doc_types=tuple(doc_types or ()), date_from=bounds[0], date_to=bounds[1])
-
-
 def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
     doc_types = sorted({row[1] for row in documents_table(kb)})
 
@@ -125,18 +111,17 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         record: dict = {}
         sources = ""
-        flt = parse_filter(types, date_from, date_to, language)
         try:
-            if isinstance(flt, str):
-                text = flt
-            else:
-                answer = kb.ask(question, history=previous, flt=flt)
-                text, sources = answer.text, render_sources(kb, answer)
-                record = answer_record(answer, None, 0.0)
-                record["filters"] = {"doc_types": list(flt.doc_types), "date_from": flt.date_from,
-                                     "date_to": flt.date_to}
-                if contains_personal_data(question):
-                    text = f"{msg('personal_data', language)}\n\n{text}"
+            flt = SearchFilter.from_user(types, date_from, date_to)
+            answer = kb.ask(question, history=previous, flt=flt)
+            text, sources = answer.text, render_sources(kb, answer)
+            record = answer_record(answer, None, 0.0)
+            record["filters"] = {"doc_types": list(flt.doc_types), "date_from": flt.date_from,
+                                 "date_to": flt.date_to}
+            if contains_personal_data(question):
+                text = f"{msg('personal_data', language)}\n\n{text}"
+        except BadDateError as exc:
+            text = msg("bad_date", language, value=exc.args[0])
         except (EmptyStoreError, StoreBusyError) as exc:
             text = str(exc)
         except Exception:

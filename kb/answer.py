@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .dates import DATE_MENTION
 from .embeddings import CachedEmbeddings
 from .glossary import EN_DA
 from .lexical import LexicalIndex
@@ -26,9 +27,6 @@ MAX_ANSWER_CHARS = 900
 DENSE_FLOOR, DENSE_SPAN = 0.75, 0.15
 
 
-_MONTHS = "januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december"
-_DATE = re.compile(rf"\b\d{{1,2}}\.\s*(?:{_MONTHS})\b|\b\d{{1,2}}[-./]\d{{1,2}}[-./]\d{{2,4}}\b|"
-                   rf"\b(?:{_MONTHS})\s+\d{{4}}\b|\b(?:19|20)\d{{2}}\b", re.I)
 _NUMBER = re.compile(r"\b\d+\b")
 _ASKS_DATE = re.compile(r"\b(hvornår|hvilken dato|hvilket år|frist|deadline|when|what date|which year|dato)\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(hvor mange|hvor stor|antal|antallet|how many|how much|number of)\b", re.I)
@@ -37,7 +35,7 @@ _ASKS_NUMBER = re.compile(r"\b(hvor mange|hvor stor|antal|antallet|how many|how 
 def expected_answer(question: str) -> re.Pattern | None:
     """The kind of fact a question asks for (a date, a number), so sentences holding one rank higher."""
     if _ASKS_DATE.search(question):
-        return _DATE
+        return DATE_MENTION
     if _ASKS_NUMBER.search(question):
         return _NUMBER
     return None

@@ -80,10 +80,6 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
         raise typer.Exit(1)
 
 
-def _parse_filter(doc_type: list[str] | None, date_from: str, date_to: str) -> SearchFilter:
-    return SearchFilter(doc_types=tuple(doc_type or ()), date_from=date_from, date_to=date_to)
-
-
 @app.command()
 def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
         as_json: bool = typer.Option(False, "--json", help="Skriv eval-recorden som JSON"),
@@ -92,30 +88,36 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
         date_from: str = typer.Option("", "--from", help="Fra dato (ISO, fx 2022 eller 2022-09-01)"),
         date_to: str = typer.Option("", "--to", help="Til dato (ISO)")) -> None:
     """Stil et spørgsmål og få et svar med kildehenvisninger."""
-    from .service import EmptyStoreError
+    from .messages import msg
+    from .service import EmptyStoreError, StoreBusyError
+    from .types import BadDateError
 
+    try:
+        flt = SearchFilter.from_user(doc_type, date_from, date_to)
+    except BadDateError as exc:
+        raise typer.BadParameter(msg("bad_date", value=exc.args[0])) from exc
     kb = _knowledge_base()
     started = time.perf_counter()
     try:
-        answer = kb.ask(question, flt=_parse_filter(doc_type, date_from, date_to), k=k)
-    except EmptyStoreError as exc:
-        console.print(f"[red]{exc}[/red]")
+        answer = kb.ask(question, flt=flt, k=k)
+    except (EmptyStoreError, StoreBusyError) as exc:
+        console.print(str(exc), markup=False)
         raise typer.Exit(1) from exc
     latency = (time.perf_counter() - started) * 1000
     if as_json:
         typer.echo(json.dumps(answer_record(answer, None, latency), ensure_ascii=False, indent=2))
         return
-    out = Console()
-    out.print(answer.text)
+    out = Console(highlight=False)  # document text is printed as is, never as rich markup
+    out.print(answer.text, markup=False)
     if answer.citations:
-        out.print("\n[bold]Kilder[/bold]")
+        out.print("\nKilder" if answer.language == "da" else "\nSources", style="bold")
         for c in answer.citations:
             out.print(f"[{c.number}] {c.title} ({c.doc_type}, {c.date or 'udateret'})"
-                      f"{' – ' + c.section if c.section else ''}\n    »{c.text}«")
+                      f"{' – ' + c.section if c.section else ''}\n    »{c.text}«", markup=False)
     elif answer.hits and not answer.error:
-        out.print(f"\n[bold]{'Maybe relevant' if answer.language == 'en' else 'Måske relevant'}[/bold]")
+        out.print("\n" + msg("maybe_relevant", answer.language), style="bold")
         for h in answer.hits[:3]:
-            out.print(f"- {h.chunk.meta.title}{' – ' + h.chunk.section if h.chunk.section else ''}")
+            out.print(f"- {h.chunk.meta.title}{' – ' + h.chunk.section if h.chunk.section else ''}", markup=False)
 
 
 def _read_questions(path: Path) -> list[dict]:

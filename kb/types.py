@@ -96,11 +96,29 @@ class Chunk:
                    headings=headings)
 
 
+class BadDateError(ValueError):
+    """A filter date that cannot be read; ``args[0]`` is the value as the user typed it."""
+
+
 @dataclass(frozen=True)
 class SearchFilter:
     doc_types: tuple[str, ...] = ()
     date_from: str = ""  # ISO prefix, inclusive
     date_to: str = ""
+
+    @classmethod
+    def from_user(cls, doc_types: list[str] | tuple[str, ...] | None, date_from: str | None,
+                  date_to: str | None) -> "SearchFilter":
+        """Filter inputs as typed (a year, a month, a date, Danish or ISO); raises BadDateError."""
+        from .dates import find_date
+
+        bounds = []
+        for value in ((date_from or "").strip(), (date_to or "").strip()):
+            iso = find_date(value) if value else ""
+            if value and not iso:
+                raise BadDateError(value)
+            bounds.append(iso)
+        return cls(doc_types=tuple(doc_types or ()), date_from=bounds[0], date_to=bounds[1])
 
     def is_empty(self) -> bool:
         return not (self.doc_types or self.date_from or self.date_to)

@@ -1,6 +1,7 @@
 import logging
 
-from ingest.catalog import document_meta, find_date, guess_meta
+from ingest.catalog import document_meta, guess_meta
+from kb.dates import find_date
 from ingest.clean import clean
 
 
@@ -50,3 +51,19 @@ def test_every_bundled_document_has_a_complete_sidecar():
     for path in docs:
         fields = read_sidecar(sidecar_path(path))
         assert {"title", "doc_type", "issuer", "date"} <= fields.keys(), path.name
+
+
+def test_iso_month_dates_keep_their_month():
+    assert find_date("2024-05") == "2024-05"
+    assert find_date("udsendt 2024-05-13") == "2024-05-13"
+
+
+def test_user_filters_accept_years_months_and_danish_dates():
+    import pytest
+
+    from kb.types import BadDateError, SearchFilter
+
+    flt = SearchFilter.from_user(["anmodning"], "maj 2022", "31. december 2024")
+    assert (flt.date_from, flt.date_to, flt.doc_types) == ("2022-05", "2024-12-31", ("anmodning",))
+    with pytest.raises(BadDateError):
+        SearchFilter.from_user([], "sidste år", "")

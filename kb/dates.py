@@ -1,0 +1,46 @@
+"""Danish dates in text: finding them (document metadata, filters) and recognising them (answers)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+MONTHS = {m: i for i, m in enumerate(
+    "januar februar marts april maj juni juli august september oktober november december".split(), 1)}
+_MONTH = "|".join(MONTHS)
+_FULL_DATE = re.compile(rf"\b(\d{{1,2}})\.\s*({_MONTH})\s+(\d{{4}})\b", re.I)
+_NUM_DATE = re.compile(r"\b(\d{1,2})[-./](\d{1,2})[-./](\d{4})\b")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_ISO_MONTH = re.compile(r"\b(\d{4})-(\d{2})\b(?!-\d)")
+_MONTH_YEAR = re.compile(rf"\b({_MONTH})\s+(\d{{4}})\b", re.I)
+_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
+_DATE_LABEL = re.compile(r"\bDato:\s*(.{6,30})", re.I)
+
+# Any date-like mention, for recognising sentences that answer a 'hvornår' question.
+DATE_MENTION = re.compile(rf"\b\d{{1,2}}\.\s*(?:{_MONTH})\b|\b\d{{1,2}}[-./]\d{{1,2}}[-./]\d{{2,4}}\b|"
+                          rf"\b(?:{_MONTH})\s+\d{{4}}\b|\b(?:19|20)\d{{2}}\b", re.I)
+
+
+def find_date(text: str) -> str:
+    """The first date in text as ISO (YYYY-MM-DD, else YYYY-MM, else YYYY), or ''. A 'Dato:' label wins."""
+    label = _DATE_LABEL.search(text)
+    for candidate in ([label.group(1)] if label else []) + [text]:
+        if m := _FULL_DATE.search(candidate):
+            return _iso(int(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1)))
+        if m := _ISO_DATE.search(candidate):
+            return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m := _NUM_DATE.search(candidate):
+            return _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    if (m := _ISO_MONTH.search(text)) and 1 <= int(m.group(2)) <= 12:
+        return f"{m.group(1)}-{m.group(2)}"
+    if m := _MONTH_YEAR.search(text):
+        return f"{int(m.group(2)):04d}-{MONTHS[m.group(1).lower()]:02d}"
+    if m := _YEAR.search(text):
+        return m.group(1)
+    return ""
+
+
+def _iso(year: int, month: int, day: int) -> str:
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return f"{year:04d}"
