@@ -115,10 +115,11 @@ def prepare(item: _Discovered, chunk_size: int, min_size: int) -> list[Chunk]:
 
 def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
            lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str = "char4",
+           lock: Path | None = None,
            progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
-    """Run one ingest while holding a lock file beside the manifest, so a running chat can tell
-    its users that the knowledge base is being updated instead of answering from half an index."""
-    lock = manifest.path.parent / "ingest.lock"
+    """Run one ingest while holding a lock file (default: beside the manifest), so a running chat
+    can tell its users that the knowledge base is being updated instead of answering from half an index."""
+    lock = lock or manifest.path.parent / "ingest.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text(str(os.getpid()))
     try:

@@ -44,6 +44,8 @@ def ingest_running(lock: Path) -> bool:
         pid = int(lock.read_text().strip() or 0)
     except (OSError, ValueError):
         return False
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -105,7 +107,7 @@ class KnowledgeBase:
 
         s = self.settings
         report = ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
-                        s.lexical_dir, s.chunk_size, s.chunk_min_size, s.lexical_tokens,
+                        s.lexical_dir, s.chunk_size, s.chunk_min_size, s.lexical_tokens, s.ingest_lock_path,
                         **({"progress": progress} if progress else {}))
         self.reload()
         return report

@@ -80,3 +80,25 @@ def test_cli_ingest_reports_failures_in_summary_and_exit_status(tmp_path, corpus
         assert "ingen embedding udført" in again.output or "embeddet: 0" in again.output
     finally:
         get_settings.cache_clear()
+
+
+def test_questions_during_an_ingest_get_a_busy_message(corpus_kb, tmp_path):
+    import subprocess
+    import sys
+
+    import pytest
+
+    from kb.service import StoreBusyError
+
+    lock = corpus_kb.settings.ingest_lock_path
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(str(other.pid))
+        with pytest.raises(StoreBusyError, match="opdateret"):
+            corpus_kb.ask("Hvornår skal afrapporteringen sendes?")
+        other.kill()
+        other.wait()
+        assert not corpus_kb.ask("Hvornår skal afrapporteringen sendes?").abstained  # a stale lock is ignored
+    finally:
+        other.kill()
+        lock.unlink(missing_ok=True)
