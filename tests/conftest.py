@@ -1,7 +1,9 @@
 """Shared fixtures: a knowledge base over the bundled corpus, ingested once per test session."""
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,25 @@ def corpus_kb(tmp_path_factory) -> KnowledgeBase:
 def corpus_copy(tmp_path) -> Path:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     return tmp_path / "corpus"
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def network_blocked():
+    """Every socket connection and name lookup fails while inside; yields the list of attempts."""
+    attempts: list = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise NetworkBlocked(f"network access attempted: {args!r}")
+
+    saved = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection, socket.getaddrinfo)
+    socket.socket.connect = socket.socket.connect_ex = refuse  # type: ignore[method-assign]
+    socket.create_connection = socket.getaddrinfo = refuse  # type: ignore[assignment]
+    try:
+        yield attempts
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.create_connection, socket.getaddrinfo = saved

