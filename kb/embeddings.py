@@ -114,11 +114,13 @@ class OnnxEmbeddings(Embeddings):
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self.model_id = model_id
-        self.dimension = int(self._session.get_outputs()[0].shape[-1] or 0) or len(self._encode(["x"])[0])
+        width = self._session.get_outputs()[0].shape[-1]
+        self.dimension = width if isinstance(width, int) else len(self._encode(["x"])[0])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding per batch
-        out = np.zeros((len(texts), 0), dtype=np.float32)
+        """Mean-pooled, L2-normalised vectors, in batches of similar length (less padding)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        pooled_by_index: dict[int, np.ndarray] = {}
         for start in range(0, len(texts), self._batch_size):
             idx = order[start:start + self._batch_size]
             encoded = self._tokenizer.encode_batch([texts[i] for i in idx])
@@ -128,10 +130,8 @@ class OnnxEmbeddings(Embeddings):
                 hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[idx] = pooled
-        return out
+            pooled_by_index.update(zip(idx, pooled))
+        return np.stack([pooled_by_index[i] for i in range(len(texts))]).astype(np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -156,7 +156,7 @@ class PackagedE5Embeddings(Embeddings):
             raise ValueError(f"Ukendt KB_EMBEDDING_RUNTIME={runtime!r}; vælg {', '.join(self.RUNTIMES)}.")
         self.models_dir, self.runtime, self.threads, self.large_batch = models_dir, runtime, threads, large_batch
         self.model_id = packaged_model_id()
-        self.dimension = 384
+        self.dimension = 384  # multilingual-e5-small, whichever runtime; checked in tests/test_models.py
         self._engines: dict[str, Embeddings] = {}
         self._lock = threading.Lock()
 
