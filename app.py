@@ -17,6 +17,7 @@ from kb.messages import msg
 from kb.privacy import contains_personal_data, mask
 from kb.records import answer_record
 from kb.service import EmptyStoreError, KnowledgeBase, StoreBusyError
+from kb.store import StoreMismatchError
 from kb.text import detect_language
 from kb.types import Answer, BadDateError, SearchFilter
 
@@ -211,8 +212,12 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = get_settings()
-    kb = KnowledgeBase(settings)
+    try:
+        kb = KnowledgeBase(settings)
+    except (StoreMismatchError, ValueError) as exc:  # a setting the operator must fix: say which
+        raise SystemExit(f"Chatten kan ikke starte: {exc}") from None
     if kb.store.count() == 0:
         log.warning("%s", msg("no_store"))
     else:
