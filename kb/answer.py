@@ -108,7 +108,7 @@ class AnswerContext:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 5,
+    def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 3,
                  max_sentences: int = 4, threshold: float = 0.36,
                  weights: ScoringWeights = ScoringWeights()) -> None:
         self.weights = weights
