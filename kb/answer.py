@@ -13,7 +13,7 @@ import numpy as np
 
 from .dates import DATE_MENTION
 from .embeddings import CachedEmbeddings
-from .glossary import EN_DA
+from .glossary import english_lookup
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, split_sentences, stem_tokens, words
@@ -175,7 +175,7 @@ class ExtractiveAnswerer:
         """Share of the question's content words that neither the corpus nor the glossary knows."""
         content = [w for w in words(question) if len(w) >= 3 and not w.isdigit() and
                    w not in DANISH_STOPWORDS and w not in ENGLISH_STOPWORDS]
-        unknown = [w for w in content if w not in EN_DA and not self.lexical.knows(w)]
+        unknown = [w for w in content if english_lookup(w) is None and not self.lexical.knows(w)]
         return len(unknown) / len(content) if content else 1.0
 
     def _select(self, ctx: AnswerContext) -> None:

@@ -39,16 +39,35 @@ EN_DA: dict[str, str] = {
     "economic": "økonomiske", "financial": "økonomiske", "consequences": "konsekvenser",
     "legal": "lovgrundlag", "law": "lov", "competence": "kompetencer", "training": "kompetenceløft",
     "education": "videreuddannelse", "concern": "bekymring", "health": "sundhed",
+    "propose": "forslag", "suggest": "forslag", "send": "sendes", "submit": "fremsendes",
+    "establish": "etablering", "establishment": "etablering", "operate": "drift", "operation": "drift",
+    "run": "drift", "responsibility": "opgave", "task": "opgave", "coordinate": "koordinere",
+    "cooperate": "samarbejde", "collaborate": "samarbejde", "identify": "opsporing", "detection": "opsporing",
+    "recovery": "recovery", "rehabilitation": "rehabilitering", "relatives": "pårørende",
+    "professionals": "fagpersoner", "leaders": "ledere", "managers": "ledere", "manager": "leder",
+    "count": "antal", "estimate": "vurderet", "assess": "vurdere",
+    "highly": "højt", "specialist": "specialiserede", "dialogue": "dialog", "steering": "styregruppe",
 }
 
 _WORD = re.compile(r"[A-Za-z]+")
 
 
+def english_lookup(word: str) -> str | None:
+    """The Danish term for an English word or a regular inflection of it (proposed, proposes)."""
+    word = word.lower()
+    for candidate in (word, word[:-1] if word.endswith("s") else "", word[:-2] if word.endswith("es") else "",
+                      word[:-1] if word.endswith("ed") else "", word[:-2] if word.endswith("ed") else "",
+                      word[:-3] if word.endswith("ing") else "", word[:-3] + "e" if word.endswith("ing") else ""):
+        if candidate and candidate in EN_DA:
+            return EN_DA[candidate]
+    return None
+
+
 def danish_terms(question: str) -> list[str]:
     """The Danish terms for the English domain words of a question, in order, without repeats."""
     out: list[str] = []
-    for word in _WORD.findall(question.lower()):
-        term = EN_DA.get(word)
+    for word in _WORD.findall(question):
+        term = english_lookup(word)
         if term and term not in out:
             out.append(term)
     return out

@@ -49,3 +49,13 @@ def test_condense_joins_short_or_referring_follow_ups():
     standalone = "Hvornår skal kommunerne sende afrapporteringen til Social- og Boligstyrelsen?"
     assert condense(standalone, history) == standalone
     assert condense("Hvad med efter fødslen?", []) == "Hvad med efter fødslen?"
+
+
+def test_english_domain_words_and_their_inflections_map_to_danish():
+    from kb.glossary import danish_terms, english_lookup
+
+    assert english_lookup("proposed") == english_lookup("proposes") == "forslag"
+    assert english_lookup("Municipalities") == "kommuner"
+    assert english_lookup("weather") is None
+    assert danish_terms("When is the deadline for the municipalities' report?") == [
+        "hvornår", "senest frist", "kommuner", "afrapportering"]
