@@ -27,7 +27,7 @@ console = Console(stderr=True)
 def _setup_logging() -> None:
     level = get_settings().log_level.upper()
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
-    for noisy in ("chromadb", "httpx", "urllib3", "bm25s"):
+    for noisy in ("chromadb", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

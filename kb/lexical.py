@@ -8,12 +8,16 @@ from the chunks in the vector store after every ingest, so the two never drift a
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from pathlib import Path
 
 import bm25s
 import numpy as np
+
+# bm25s sets its own logger to DEBUG on import, which floods the CLI with "Building index" lines.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 from .text import char_ngrams, fold, stem_tokens, words
 from .types import Chunk, SearchFilter
