@@ -14,7 +14,7 @@ import gradio as gr
 from kb.config import Settings, get_settings
 from kb.feedback import FeedbackStore
 from kb.messages import msg
-from kb.privacy import contains_personal_data, mask
+from kb.privacy import contains_personal_data
 from kb.records import answer_record
 from kb.service import EmptyStoreError, KnowledgeBase, StoreBusyError
 from kb.store import StoreMismatchError
@@ -221,7 +221,7 @@ def main() -> None:
     if kb.store.count() == 0:
         log.warning("%s", msg("no_store"))
     else:
-        kb.lexical  # load the indexes now, not on the first question
+        kb.warm_up()
     demo = build_app(kb, settings, FeedbackStore(settings.feedback_path))
     demo.queue(default_concurrency_limit=settings.app_concurrency)
     demo.launch(server_name=settings.app_host, server_port=settings.app_port, show_error=False, css=CSS)

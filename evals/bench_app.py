@@ -38,9 +38,9 @@ def main() -> None:
         while client is None:
             try:
                 client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            except Exception:
+            except Exception as exc:
                 if proc.poll() is not None or time.perf_counter() - started > 120:
-                    raise SystemExit("the app did not start")
+                    raise SystemExit("the app did not start") from exc
                 time.sleep(0.2)
         client.predict(QUESTION, [], [], "", "", api_name="/ask")
         cold = time.perf_counter() - started

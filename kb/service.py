@@ -121,6 +121,10 @@ class KnowledgeBase:
         path = self.settings.lexical_dir / "chunks.json"
         return path.stat().st_mtime if path.exists() else 0.0
 
+    def warm_up(self) -> None:
+        """Build the derived indexes now (at start-up) rather than on the first question."""
+        _ = self.retriever, self.answerer, self.spelling
+
     def ensure_ready(self, language: str = "da") -> None:
         """Raise a user-facing error while the store is empty or being re-ingested; pick up the result
         of an ingest run by another process (the chat keeps serving across `kb ingest`)."""

