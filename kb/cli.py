@@ -156,6 +156,9 @@ def eval_(ctx: typer.Context,
     from evals.runner import run_questions, write_jsonl
 
     kb = _knowledge_base(mode)
+    if kb.store.count() == 0:  # an evaluator on a fresh checkout should not need a separate step
+        console.print(f"Vidensbasen er tom: indlæser {kb.settings.corpus_dir} først.")
+        kb.ingest()
     rows = _read_questions(questions)
     records = run_questions(kb, rows)
     write_jsonl(out, records)
