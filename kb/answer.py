@@ -126,12 +126,13 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(ctx.hits[:self.answer_hits]):
             ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk))
 
-    def _coverage(self, query_stems: set[str], text: str) -> float:
-        """IDF-weighted share of the question's terms found in text; terms unknown to the corpus
-        weigh most, so a question about something the documents never mention scores low."""
+    def _coverage(self, query_stems: set[str], text: str | set[str]) -> float:
+        """IDF-weighted share of the question's terms found in text (or its stems, when the caller
+        already has them); terms unknown to the corpus weigh most, so a question about something
+        the documents never mention scores low."""
         if not query_stems:
             return 0.0
-        present = set(stem_tokens(text))
+        present = text if isinstance(text, set) else set(stem_tokens(text))
         weights = {t: self.lexical.idf(t) for t in query_stems}
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
@@ -145,16 +146,17 @@ class ExtractiveAnswerer:
         wanted = expected_answer(ctx.query.question)
         w = self.weights
         context = {id(h): self._coverage(ctx.stems, h.chunk.embed_text if w.chunk_context == "chunk"
-                                         else h.chunk.embed_text.split("\n", 1)[0]) for h in ctx.hits}
+                                         else h.chunk.embed_text.split("\n", 1)[0])
+                   for h in ctx.hits[:self.answer_hits]}
         for unit, cos in zip(ctx.units, dense):
             unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
+            own = set(stem_tokens(unit.text))
             # The current question says what is asked now; a follow-up's earlier turn only sets the topic.
-            own_text = 0.5 * self._coverage(ctx.focus_stems, unit.text) + 0.5 * self._coverage(ctx.stems, unit.text)
+            own_text = 0.5 * self._coverage(ctx.focus_stems, own) + 0.5 * self._coverage(ctx.stems, own)
             unit.lexical = w.own_terms * own_text + (1 - w.own_terms) * context[id(unit.hit)]
             boost = w.answer_type if wanted is not None and wanted.search(unit.text) else 0.0
             # A sentence that only restates the question ('Døgnbehandlingsindsats til udsatte gravide')
             # matches it best and answers it least.
-            own = set(stem_tokens(unit.text))
             echo = w.echo if len(own - stems) < 3 and len(own & stems) >= 0.6 * len(own) else 0.0
             unit.match = w.dense * unit.dense + (1 - w.dense) * unit.lexical
             unit.score = unit.match + boost - echo - w.rank * unit.hit_rank
