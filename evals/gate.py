@@ -31,8 +31,18 @@ class GateResult:
         return not self.violations
 
 
+def is_wall_clock(metric: str) -> bool:
+    """Latency depends on what else the machine runs (a CI run failed at 1,070 ms on a busy machine,
+    30 ms idle), so it is reported and benchmarked, never gated."""
+    return metric.startswith("latency") or metric.endswith("_ms")
+
+
 def load_floors(path: Path = FLOORS) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    timed = [name for name in spec["floors"] if is_wall_clock(name)]
+    if timed:
+        raise ValueError(f"{path}: wall-clock figures are not quality floors: {', '.join(timed)}")
+    return spec
 
 
 def check(metrics: dict[str, float], floors: dict[str, dict]) -> list[str]:
