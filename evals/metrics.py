@@ -104,3 +104,27 @@ def evaluate(questions: list[dict], records: list[dict]) -> Report:
     m["answer_chars_median"] = statistics.median(lengths) if lengths else 0.0
     m["questions"] = len(questions)
     return rep
+
+
+# Metrics that say something for a group of a few questions; latency and counts stay overall.
+GROUP_METRICS = ("recall@1", "recall@5", "mrr@10", "fact_accuracy", "citation_support", "citation_precision",
+                 "false_abstention", "correct_abstention", "answer_chars_median")
+
+
+def group_of(question: dict, record: dict, by: str) -> str:
+    """A question's group: its own field (``kind``, or ``intent`` when the set names one), else what
+    the answerer recorded (the intent it classified), else 'other'."""
+    return str(question.get(by) or record.get(by) or "other")
+
+
+def evaluate_groups(questions: list[dict], records: list[dict], by: str = "kind") -> dict[str, Report]:
+    """The same metrics per group of questions, e.g. per kind or per intent."""
+    by_id = {r.get("id"): r for r in records}
+    groups: dict[str, list[dict]] = {}
+    for q in questions:
+        groups.setdefault(group_of(q, by_id.get(q["id"], {}), by), []).append(q)
+    reports = {}
+    for name, members in sorted(groups.items()):
+        ids = {q["id"] for q in members}
+        reports[name] = evaluate(members, [r for r in records if r.get("id") in ids])
+    return reports

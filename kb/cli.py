@@ -86,8 +86,10 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
         k: int = typer.Option(10, "-k", help="Antal fundne tekststykker i svaret/recorden"),
         doc_type: Optional[list[str]] = typer.Option(None, "--type", help="Kun denne dokumenttype"),
         date_from: str = typer.Option("", "--from", help="Fra dato (ISO, fx 2022 eller 2022-09-01)"),
-        date_to: str = typer.Option("", "--to", help="Til dato (ISO)")) -> None:
-    """Stil et spørgsmål og få et svar med kildehenvisninger."""
+        date_to: str = typer.Option("", "--to", help="Til dato (ISO)"),
+        history: Optional[list[str]] = typer.Option(None, "--history",
+                                                    help="Et tidligere spørgsmål i samtalen (gentag for flere, ældste først)")) -> None:
+    """Stil et spørgsmål og få et svar med kildehenvisninger; med --history som opfølgning i en samtale."""
     from .messages import msg
     from .service import EmptyStoreError, StoreBusyError
     from .types import BadDateError
@@ -99,7 +101,7 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
     kb = _knowledge_base()
     started = time.perf_counter()
     try:
-        answer = kb.ask(question, flt=flt, k=k)
+        answer = kb.ask(question, history=list(history or []), flt=flt, k=k)
     except (EmptyStoreError, StoreBusyError) as exc:
         console.print(str(exc), markup=False)
         raise typer.Exit(1) from exc
@@ -189,28 +191,43 @@ def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True)
     console.print(f"Rapport: {out_dir / (name + '.md')}")
 
 
+def _fmt(value: float | int) -> str:
+    if isinstance(value, float):
+        return "–" if value != value else f"{value:.3f}"  # NaN: the group has no such question
+    return str(value)
+
+
 def _print_report(questions: list[dict], records: list[dict]) -> None:
-    from evals.metrics import evaluate
+    from evals.metrics import GROUP_METRICS, evaluate, evaluate_groups
 
     report = evaluate(questions, records)
     table = Table("Metrik", "Værdi", "Fejler")
     for name, value in report.metrics.items():
-        table.add_row(name, f"{value:.3f}" if isinstance(value, float) else str(value),
-                      " ".join(report.failures.get(name, [])))
-    Console().print(table)
+        table.add_row(name, _fmt(value), " ".join(report.failures.get(name, [])))
+    out = Console()
+    out.print(table)
+    for by in ("kind", "intent"):
+        groups = evaluate_groups(questions, records, by)
+        grouped = Table(by, "n", *GROUP_METRICS, title=f"Pr. {by}")
+        for name, rep in groups.items():
+            grouped.add_row(name, str(rep.metrics["questions"]), *(_fmt(rep.metrics[m]) for m in GROUP_METRICS))
+        out.print(grouped)
 
 
 @eval_app.command("report")
 def eval_report(records: Path = typer.Argument(..., exists=True, dir_okay=False),
                 questions: Path = typer.Option(..., "--questions", exists=True),
                 as_json: bool = typer.Option(False, "--json")) -> None:
-    """Beregn metrikker ud fra en eval-kørsel og vis de spørgsmål, der fejler."""
-    from evals.metrics import evaluate
+    """Beregn metrikker ud fra en eval-kørsel, også pr. slags og pr. intention, og vis de spørgsmål, der fejler."""
+    from evals.metrics import evaluate, evaluate_groups
 
     rows, recs = _read_questions(questions), _read_jsonl(records)
     if as_json:
         report = evaluate(rows, recs)
-        typer.echo(json.dumps({"metrics": report.metrics, "failures": report.failures}, ensure_ascii=False))
+        groups = {by: {name: rep.metrics for name, rep in evaluate_groups(rows, recs, by).items()}
+                  for by in ("kind", "intent")}
+        typer.echo(json.dumps({"metrics": report.metrics, "failures": report.failures, "groups": groups},
+                              ensure_ascii=False))
         return
     _print_report(rows, recs)
 
