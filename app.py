@@ -19,7 +19,7 @@ from kb.records import answer_record
 from kb.service import EmptyStoreError, KnowledgeBase, StoreBusyError
 from kb.store import StoreMismatchError
 from kb.text import detect_language
-from kb.types import Answer, BadDateError, SearchFilter
+from kb.types import Answer, BadDateError, SearchFilter, Turn
 
 log = logging.getLogger("kb.app")
 
@@ -41,6 +41,7 @@ CSS = """
 .kb-source {border-left: 4px solid var(--color-accent); padding: 6px 10px; margin: 10px 0;}
 .kb-source blockquote {margin: 6px 0; font-style: italic;}
 .kb-source mark {background: #fff3a3; color: inherit;}
+.kb-source mark.kb-fact {font-weight: 600;}
 .kb-doc {white-space: pre-wrap; font-size: 0.92em; max-height: 420px; overflow-y: auto;}
 .kb-doc .kb-focus {background: rgba(255, 243, 163, 0.35);}
 .kb-meta {color: var(--body-text-color-subdued); font-size: 0.9em;}
@@ -49,6 +50,14 @@ CSS = """
 
 def _e(text: str) -> str:
     return html.escape(text or "")
+
+
+def _quote(text: str, fact: str) -> str:
+    """The quote, with the asked-for fact (an exact span of it) highlighted."""
+    if not fact or fact not in text:
+        return _e(text)
+    before, _, after = text.partition(fact)
+    return f"{_e(before)}<mark class='kb-fact'>{_e(fact)}</mark>{_e(after)}"
 
 
 def _meta_line(doc_type: str, date: str, section: str) -> str:
@@ -73,7 +82,7 @@ def render_sources(kb: KnowledgeBase, answer: Answer) -> str:
             parts.append(
                 f"<div class='kb-source' data-citation='{c.number}'>"
                 f"<b>[{c.number}] {_e(c.title)}</b><br><span class='kb-meta'>{_meta_line(c.doc_type, c.date, c.section)}"
-                f" · {_e(c.source)}</span><blockquote>»{_e(c.text)}«</blockquote>"
+                f" · {_e(c.source)}</span><blockquote>»{_quote(c.text, c.fact)}«</blockquote>"
                 f"<details><summary>Vis i dokumentet</summary><div class='kb-doc'>{'<hr>'.join(doc_view)}</div>"
                 f"</details></div>")
         return "\n".join(parts)
@@ -92,30 +101,24 @@ def documents_table(kb: KnowledgeBase) -> list[list]:
         return []
 
 
-def _text_of(content) -> str:
-    """Chat message content as text; Gradio 6 may hand back a list of {'type': 'text'} parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
-
-
 def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
     doc_types = sorted({row[1] for row in documents_table(kb)})
 
-    def respond(question: str, history: list[dict], records: list[dict], types: list[str], date_from: str,
-                date_to: str) -> Iterator[tuple]:
+    def respond(question: str, history: list[dict], records: list[dict], turns: list[Turn], types: list[str],
+                date_from: str, date_to: str) -> Iterator[tuple]:
         question = question or ""
         language = detect_language(question)
-        previous = [_text_of(m["content"]) for m in history if m.get("role") == "user"]
+        # The conversation state (what each answer cited) is kept on the server: the chat history a
+        # client sends back is only displayed, never read as the conversation.
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         record: dict = {}
         sources = ""
         try:
             flt = SearchFilter.from_user(types, date_from, date_to)
-            answer = kb.ask(question, history=previous, flt=flt)
+            answer = kb.ask(question, history=turns, flt=flt)
             text, sources = answer.text, render_sources(kb, answer)
+            if answer.turn is not None:
+                turns = turns + [answer.turn]
             record = answer_record(answer, None, 0.0)
             record["filters"] = {"doc_types": list(flt.doc_types), "date_from": flt.date_from,
                                  "date_to": flt.date_to}
@@ -134,8 +137,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         for line in text.split("\n"):
             shown = f"{shown}\n{line}" if shown else line
             history[-1] = {"role": "assistant", "content": shown}
-            yield "", history, records, "", {}
-        yield "", history, records, sources, {"answer": text, "abstained": record.get("abstained", True),
+            yield "", history, records, turns, "", {}
+        yield "", history, records, turns, sources, {"answer": text, "abstained": record.get("abstained", True),
                                                "citations": record.get("citations", [])}
 
     def on_like(records: list[dict], data: gr.LikeData) -> tuple[str, int | None]:
@@ -162,11 +165,12 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         return "Kommentaren er gemt (personoplysninger fjernes automatisk).", ""
 
     def clear() -> tuple:
-        return [], [], "", {}, None, ""
+        return [], [], [], "", {}, None, ""
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         records = gr.State([])
+        turns = gr.State([])
         last_feedback = gr.State(None)
         with gr.Tab("Spørg"):
             with gr.Row(equal_height=False):
@@ -198,13 +202,13 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             documents = gr.Dataframe(value=documents_table(kb), interactive=False, wrap=True,
                                      headers=["Titel", "Type", "Dato", "Udgiver", "Tekststykker", "Fil"])
 
-        inputs = [question, chatbot, records, types, date_from, date_to]
-        outputs = [question, chatbot, records, sources, sources_data]
+        inputs = [question, chatbot, records, turns, types, date_from, date_to]
+        outputs = [question, chatbot, records, turns, sources, sources_data]
         question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=settings.app_concurrency)
         ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=settings.app_concurrency)
         chatbot.like(on_like, [records], [feedback_status, last_feedback], api_name=False)
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
-        clear_button.click(clear, None, [chatbot, records, sources, sources_data, last_feedback, feedback_status],
+        clear_button.click(clear, None, [chatbot, records, turns, sources, sources_data, last_feedback, feedback_status],
                            api_name=False)
         demo.load(lambda: documents_table(kb), None, documents, api_name=False)  # fresh after a re-ingest
     return demo

@@ -2,7 +2,11 @@
 
 Without an LLM nothing is paraphrased: every sentence of an answer is a verbatim quote from a
 retrieved chunk, so it cannot state what the documents do not. The stages run in order over one
-shared context: units (split hits into sentences) -> score -> confidence -> select -> compose.
+shared context: units (split hits into sentences) -> score -> confidence -> select (with the answer
+check) -> compose.
+A one-fact question ('Hvornår …', 'Hvor mange …') is answered with the fact first, as an exact span
+of the quoted sentence; a candidate without the asked-for kind of fact, or from a passage that does
+not cover what the question is specifically about, is not an answer.
 """
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dates import DATE_MENTION
 from .embeddings import CachedEmbeddings
+from .conversation import topic_words
 from .glossary import english_lookup
+from .intent import FACT_INTENTS, asked_noun, field_asked, field_of, fact_span, holds, is_placeholder_only
 from .lexical import LexicalIndex
 from .messages import msg
-from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, split_sentences, stem_tokens, words
+from .text import fold, split_sentences, stem_tokens, words
 from .types import Answer, Chunk, Citation, Hit, Query
 
 MIN_UNIT_CHARS = 12
@@ -25,20 +30,6 @@ MAX_ANSWER_CHARS = 900
 # e5 cosine similarities between a question and any Danish sentence rarely leave 0.72-0.92;
 # this maps that band onto 0..1 so it can be combined with lexical coverage.
 DENSE_FLOOR, DENSE_SPAN = 0.75, 0.15
-
-
-_NUMBER = re.compile(r"\b\d+\b")
-_ASKS_DATE = re.compile(r"\b(hvornår|hvilken dato|hvilket år|frist|deadline|when|what date|which year|dato)\b", re.I)
-_ASKS_NUMBER = re.compile(r"\b(hvor mange|hvor stor|antal|antallet|how many|how much|number of)\b", re.I)
-
-
-def expected_answer(question: str) -> re.Pattern | None:
-    """The kind of fact a question asks for (a date, a number), so sentences holding one rank higher."""
-    if _ASKS_DATE.search(question):
-        return DATE_MENTION
-    if _ASKS_NUMBER.search(question):
-        return _NUMBER
-    return None
 
 
 def units_of(chunk: Chunk) -> list[tuple[int, int]]:
@@ -53,15 +44,28 @@ def units_of(chunk: Chunk) -> list[tuple[int, int]]:
         if skip:
             skip = False
             continue
-        if (start, end) in headings:
-            if i + 1 < len(lines) and lines[i + 1] not in headings and \
-                    lines[i + 1][1] - lines[i + 1][0] < SHORT_UNIT_CHARS:
+        if (start, end) in headings or _repeats_title(text[start:end], chunk.meta.title):
+            nxt = lines[i + 1] if i + 1 < len(lines) else None
+            if nxt is not None and nxt not in headings and nxt[1] - nxt[0] < SHORT_UNIT_CHARS and \
+                    field_of(text[nxt[0]:nxt[1]]) is None:
                 units.append((start, lines[i + 1][1]))
                 skip = True
             continue
         line = text[start:end]
         units.extend((start + s, start + e) for s, e in split_sentences(line) if e - s >= MIN_UNIT_CHARS)
     return units
+
+
+def _is_link(text: str) -> bool:
+    """A footnote that is only a web address ('¹ https://…') is a reference, never an answer."""
+    rest = re.sub(r"(?:https?://|www\.)\S+", " ", text)
+    return rest != text and len(re.findall(r"[^\W\d_]", rest)) < 3
+
+
+def _repeats_title(line: str, title: str) -> bool:
+    """A line that repeats (the start of) the document's title is a heading, whatever its markup."""
+    line, title = line.strip().rstrip(".").lower(), title.strip().lower()
+    return len(line) >= 15 and (title.startswith(line) or line.startswith(title))
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,17 @@ class ScoringWeights:
     dense: float = 0.55  # meaning match of the sentence (the rest is term coverage)
     own_terms: float = 0.7  # share of term coverage from the sentence itself, the rest from its chunk
     chunk_context: str = "header"  # "header" (title + section) or "chunk" (the whole passage)
-    answer_type: float = 0.1  # bonus when the sentence holds the kind of fact asked for (date, number)
+    answer_type: float = 0.1  # bonus when the sentence holds the kind of answer asked for (a reason, a body)
+    fact_type: float = 0.2  # the same for one-fact questions (a date, a number, a case number)
+    field: float = 0.3  # penalty for a letterhead field ('Dato: …') the question does not ask about
+    context: float = 0.05  # bonus for a passage the previous answer cited, in a follow-up
     keep_ratio: float = 0.85  # further sentences are quoted when they score this share of the best
     echo: float = 0.15  # penalty for a sentence that only restates the question
     rank: float = 0.02  # penalty per rank of the chunk the sentence comes from
+    # Share of the question's own topic words (IDF-weighted) the answer's passage must cover. Measured on
+    # the dev sets, answerable questions reach down to 0.13 (paraphrases share few words), so this
+    # only refuses passages that share nearly nothing; 'asked thing' and 'year' do the finer work.
+    min_focus_coverage: float = 0.05
 
 
 @dataclass
@@ -88,6 +99,7 @@ class _Unit:
     lexical: float = 0.0
     score: float = 0.0
     match: float = 0.0  # meaning and term match only, before the selection bonuses
+    kind: float = 0.0  # how clearly it holds the kind of answer asked for (1, 0.5 or 0)
 
     @property
     def text(self) -> str:
@@ -105,6 +117,7 @@ class AnswerContext:
     confidence: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
     selected: list[_Unit] = field(default_factory=list)
+    abstain_reason: str = ""
 
 
 class ExtractiveAnswerer:
@@ -122,9 +135,18 @@ class ExtractiveAnswerer:
             stage(ctx)
         return self._compose(ctx)
 
+    def _answer_hits(self, ctx: AnswerContext) -> list[Hit]:
+        """The chunks whose sentences may be quoted: the top few, plus in a follow-up the passages
+        the previous answer cited when retrieval found them at all."""
+        # A one-fact question may find its fact a little further down (a letterhead 'Dato:' line).
+        top = ctx.hits[:self.answer_hits + (2 if ctx.query.intent in FACT_INTENTS else 0)]
+        cited = [h for h in ctx.hits[self.answer_hits:] if h.chunk.chunk_id in ctx.query.context]
+        return top + cited
+
     def _units(self, ctx: AnswerContext) -> None:
-        for rank, hit in enumerate(ctx.hits[:self.answer_hits]):
-            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk))
+        for rank, hit in enumerate(self._answer_hits(ctx)):
+            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk)
+                             if not is_placeholder_only(hit.chunk.text[s:e]) and not _is_link(hit.chunk.text[s:e]))
 
     def _coverage(self, query_stems: set[str], text: str | set[str]) -> float:
         """IDF-weighted share of the question's terms found in text (or its stems, when the caller
@@ -143,23 +165,29 @@ class ExtractiveAnswerer:
         vectors = np.asarray(self.embeddings.embed_documents([u.text for u in ctx.units]), dtype=np.float32)
         dense = vectors @ ctx.query_vector
         stems = ctx.stems | ctx.focus_stems
-        wanted = expected_answer(ctx.query.question)
+        q = ctx.query
         w = self.weights
+        bonus = w.fact_type if q.intent in FACT_INTENTS | {"decision"} else w.answer_type
         context = {id(h): self._coverage(ctx.stems, h.chunk.embed_text if w.chunk_context == "chunk"
                                          else h.chunk.embed_text.split("\n", 1)[0])
-                   for h in ctx.hits[:self.answer_hits]}
+                   for h in self._answer_hits(ctx)}
         for unit, cos in zip(ctx.units, dense):
             unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
             own = set(stem_tokens(unit.text))
             # The current question says what is asked now; a follow-up's earlier turn only sets the topic.
             own_text = 0.5 * self._coverage(ctx.focus_stems, own) + 0.5 * self._coverage(ctx.stems, own)
             unit.lexical = w.own_terms * own_text + (1 - w.own_terms) * context[id(unit.hit)]
-            boost = w.answer_type if wanted is not None and wanted.search(unit.text) else 0.0
+            unit.kind = holds(q.intent, unit.text, q.focus)
+            # A letterhead field ('Dato: …', 'Enhed: …') answers questions about the document itself only.
+            fld = field_of(unit.text)
+            off_field = 0.0 if fld is None else \
+                -w.field if field_asked(fld[0], q.focus) and _names_document(q.focus, unit.hit.chunk) else w.field
+            cited_before = w.context if unit.hit.chunk.chunk_id in q.context else 0.0
             # A sentence that only restates the question ('Døgnbehandlingsindsats til udsatte gravide')
             # matches it best and answers it least.
             echo = w.echo if len(own - stems) < 3 and len(own & stems) >= 0.6 * len(own) else 0.0
             unit.match = w.dense * unit.dense + (1 - w.dense) * unit.lexical
-            unit.score = unit.match + boost - echo - w.rank * unit.hit_rank
+            unit.score = unit.match + bonus * unit.kind + cited_before - off_field - echo - w.rank * unit.hit_rank
 
     def _confidence(self, ctx: AnswerContext) -> None:
         """How sure we are that the documents answer at all: the best sentence's meaning match, how
@@ -168,26 +196,56 @@ class ExtractiveAnswerer:
         if not ctx.units:
             return
         best = max(ctx.units, key=lambda u: u.match)  # selection bonuses say which, not whether
-        passage = max(self._coverage(ctx.stems, h.chunk.embed_text) for h in ctx.hits[:self.answer_hits])
-        unknown = self.unknown_share(ctx.query.focus)
+        passage = max(self._coverage(ctx.stems, h.chunk.embed_text) for h in self._answer_hits(ctx))
+        # A follow-up that names nothing of its own ('Hvorfor?') is judged by what it refers to.
+        q = ctx.query
+        unknown = self.unknown_share(q.focus, q.text if q.follow_up else q.focus)
         ctx.signals = {"best_dense": best.dense, "passage_coverage": passage, "unknown_words": unknown}
         ctx.confidence = 0.5 * best.dense + 0.5 * passage - 0.5 * unknown
 
-    def unknown_share(self, question: str) -> float:
-        """Share of the question's content words that neither the corpus nor the glossary knows."""
-        content = [w for w in words(question) if len(w) >= 3 and not w.isdigit() and
-                   w not in DANISH_STOPWORDS and w not in ENGLISH_STOPWORDS]
-        unknown = [w for w in content if english_lookup(w) is None and not self.lexical.knows(w)]
-        return len(unknown) / len(content) if content else 1.0
+    def unknown_share(self, question: str, resolved: str | None = None) -> float:
+        """Share of the question's topic words (not the words that ask 'when', 'why' …) that neither
+        the corpus nor the glossary knows; for a follow-up, out of the topic words it resolved to."""
+        def content(text: str) -> list[str]:
+            return [w for w in topic_words(text) if len(w) >= 3 and not w.isdigit()]
+
+        unknown = [w for w in content(question) if english_lookup(w) is None and not self.lexical.knows(w)]
+        pool = content(resolved if resolved is not None else question)
+        return min(1.0, len(unknown) / len(pool)) if pool else 0.0
 
     def _select(self, ctx: AnswerContext) -> None:
-        if ctx.confidence < self.threshold or not ctx.units:
+        if not ctx.units:
+            return
+        if ctx.confidence < self.threshold:
+            ctx.abstain_reason = "low_confidence"
             return
         ranked = sorted(ctx.units, key=lambda u: -u.score)
-        best = _with_next_sentence(ctx.units, ranked[0])
+        one_fact = ctx.query.intent in FACT_INTENTS
+        if one_fact:  # only a sentence holding the fact can answer; the check abstains without one
+            clearest = max(u.kind for u in ranked)
+            ranked = [u for u in ranked if u.kind >= clearest > 0]
+            if not ranked:
+                ctx.abstain_reason = "no_fact"
+                return
+        # The documents must say what is asked, not something near it: only sentences from a passage
+        # that passes the check are quoted.
+        verdicts: dict[str, str] = {}
+        for unit in ranked:
+            cid = unit.hit.chunk.chunk_id
+            if cid not in verdicts:
+                verdicts[cid] = self._refusal(ctx, unit.hit.chunk)
+        passing = [u for u in ranked if not verdicts[u.hit.chunk.chunk_id]]
+        if not passing:
+            ctx.abstain_reason = verdicts[ranked[0].hit.chunk.chunk_id]
+            return
+        ranked = passing
+        # The sentence that matches a question best often only introduces the answer; a sentence
+        # that already holds the asked-for fact is quoted alone.
+        best = ranked[0] if one_fact else _with_next_sentence(ctx.units, ranked[0])
         chosen = [best]
+        limit = 2 if one_fact else self.max_sentences
         for unit in ranked[1:]:
-            if len(chosen) >= self.max_sentences:
+            if len(chosen) >= limit:
                 break
             if unit.score < self.weights.keep_ratio * best.score or _overlaps(unit, chosen):
                 continue
@@ -195,26 +253,80 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(unit)
         chosen = _with_list_items(ctx.units, chosen, self.max_sentences)
-        ctx.selected = sorted(chosen, key=lambda u: (u.hit_rank, u.start))
+        ctx.selected = [best] + sorted(chosen[1:], key=lambda u: (u.hit_rank, u.start))
+
+    def _refusal(self, ctx: AnswerContext, chunk: Chunk) -> str:
+        """Why this passage cannot answer the question, or '' when it can: it has to mention the
+        thing asked for ('hvilken postadresse', 'hvem er formand'), a year the question names, and
+        enough of the question's own topic (IDF-weighted), so a question about an e-mail address,
+        sanctions or 2018 figures is not answered with the deadline sentence."""
+        q = ctx.query
+        passage = _Passage(chunk)
+        # A follow-up is judged by what it resolved to ('Og hvem skal den godkendes af?' + the earlier turn).
+        topic = set(stem_tokens(" ".join(topic_words(q.text if q.follow_up else q.focus))))
+        known = {t for t in topic if t in self.lexical.doc_freq}
+        weights = {t: self.lexical.idf(t) for t in known}
+        covered = sum(wt for t, wt in weights.items() if passage.covers(t)) / sum(weights.values()) if weights else 1.0
+        ctx.signals.setdefault("focus_coverage", covered)
+        noun = asked_noun(q.focus)
+        years = re.findall(r"\b(?:19|20)\d{2}\b", q.focus)
+        if noun and not passage.covers(stem_tokens(noun)[0] if stem_tokens(noun) else noun):
+            return "asked_thing_not_mentioned"
+        if years and not any(passage.covers(y) for y in years):  # 'fra 2019 til 2024' needs one of them
+            return "year_not_mentioned"
+        if covered < self.weights.min_focus_coverage:
+            return "topic_not_covered"
+        return ""
 
     def _compose(self, ctx: AnswerContext) -> Answer:
         q = ctx.query
+        common = dict(question=q.question, hits=ctx.hits, language=q.language, confidence=ctx.confidence,
+                      retrieval_query=q.text, signals=ctx.signals, intent=q.intent, follow_up=q.follow_up)
         if not ctx.selected:
-            return Answer(question=q.question, text=msg("abstain", q.language), abstained=True, citations=[],
-                          hits=ctx.hits, language=q.language, confidence=ctx.confidence, retrieval_query=q.text,
-                          signals=ctx.signals)
+            return Answer(text=msg("abstain", q.language), abstained=True, citations=[],
+                          abstain_reason=ctx.abstain_reason or "no_passage", **common)
         citations: list[Citation] = []
         lines: list[str] = []
-        for number, unit in enumerate(ctx.selected, start=1):
+        ordered = sorted(ctx.selected, key=lambda u: (u.hit_rank, u.start))
+        for number, unit in enumerate(ordered, start=1):
             chunk = unit.hit.chunk
+            span = fact_span(q.intent, unit.text, q.focus) if unit is ctx.selected[0] else None
+            fact = unit.text[span.start:span.end] if span else ""
             citations.append(Citation(number=number, chunk_id=chunk.chunk_id, source=chunk.meta.source,
                                       title=chunk.meta.title, doc_type=chunk.meta.doc_type, date=chunk.meta.date,
-                                      section=chunk.section, text=unit.text, passage=chunk.text))
+                                      section=chunk.section, text=unit.text, passage=chunk.text, fact=fact))
             lines.append(f"{unit.text} [{number}]")
+        # The asked-for fact first ('**31. maj 2025** [1]'), then the quotes it comes from.
+        short = [f"**{c.fact}** [{c.number}]" for c in citations if c.fact]
         intro = msg("answer_intro", q.language)
-        text = "\n".join(([intro] if intro else []) + lines)
-        return Answer(question=q.question, text=text, abstained=False, citations=citations, hits=ctx.hits,
-                      language=q.language, confidence=ctx.confidence, retrieval_query=q.text, signals=ctx.signals)
+        text = "\n".join(short + ([intro] if intro else []) + lines)
+        return Answer(text=text, abstained=False, citations=citations, **common)
+
+
+class _Passage:
+    """A chunk with its document's facts (title, type, date, issuer), for asking whether it mentions
+    a term: as a stem, or as part of a Danish compound ('tilbud' in 'døgnbehandlingstilbud')."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        m = chunk.meta
+        text = " ".join((chunk.embed_text, m.doc_type, m.date, m.date[:4], m.issuer))
+        self.stems = set(stem_tokens(text))
+        self.words = {fold(w) for w in words(text)}
+
+    def covers(self, term: str) -> bool:
+        term = fold(term.lower())
+        if term in self.stems or term in self.words:
+            return True
+        return len(term) >= 4 and any(w.endswith(term) or (len(term) >= 5 and w.startswith(term))
+                                      for w in self.words)
+
+
+def _names_document(question: str, chunk: Chunk) -> bool:
+    """Whether the question refers to this chunk's document (its type, or most of its title)."""
+    asked = set(stem_tokens(question))
+    kind = set(stem_tokens(chunk.meta.doc_type))
+    title = set(stem_tokens(chunk.meta.title))
+    return bool(kind and kind <= asked) or (bool(title) and len(title & asked) >= 0.5 * min(len(title), 6))
 
 
 def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:

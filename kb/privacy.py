@@ -19,10 +19,16 @@ def mask(text: str) -> str:
     return text
 
 
+# The word a person puts in front of the data ('CPR', 'tlf.', 'mail'): removed with it, so that what is
+# left of the question is judged on its own words ('mail' is not a topic the documents fail to cover).
+_LABEL = r"(?:\b(?:cpr(?:-?nr\.?|-?nummer)?|tlf\.?|telefon(?:nummer|nr\.?)?|mobil(?:nummer|nr\.?)?|" \
+         r"e-?mail(?:adresse)?|mail(?:adresse)?|phone|email)\s*:?\s*)?"
+
+
 def strip(text: str) -> str:
     """Personal data removed altogether: it never helps to find guidance, and must not be searched."""
     for _, pattern in MASKS:
-        text = pattern.sub(" ", text)
+        text = re.sub(_LABEL + pattern.pattern, " ", text, flags=re.I)
     return " ".join(text.split())
 
 

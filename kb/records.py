@@ -19,7 +19,11 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float) ->
         "signals": {k: round(float(v), 4) for k, v in answer.signals.items()},
         "language": answer.language,
         "retrieval_query": answer.retrieval_query,
+        "intent": answer.intent,
+        "follow_up": answer.follow_up,
     }
+    if answer.abstain_reason:
+        record["abstain_reason"] = answer.abstain_reason
     if answer.error:
         record["error"] = answer.error
     if question_id is None:

@@ -17,12 +17,14 @@ from .glossary import danish_terms
 from .lexical import LexicalIndex
 from . import privacy
 from .messages import msg
-from .query import SpellingRepair, condense
+from .conversation import Condenser, resolve
+from .intent import SEARCH_HINTS, classify
+from .query import SpellingRepair
 from .rerank import build_reranker
 from .retrieve import HybridRetriever, Mode
 from .store import VectorStore
 from .text import detect_language
-from .types import Answer, Chunk, Query, SearchFilter
+from .types import Answer, Chunk, Query, SearchFilter, Turn
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
@@ -67,11 +69,12 @@ class DocumentInfo:
 
 class KnowledgeBase:
     def __init__(self, settings: Settings, embeddings: CachedEmbeddings | None = None,
-                 store: VectorStore | None = None, mode: Mode = "hybrid") -> None:
+                 store: VectorStore | None = None, mode: Mode = "hybrid", condenser: Condenser = resolve) -> None:
         self.settings = settings
         self.embeddings = embeddings or build_embeddings(settings)
         self.store = store or VectorStore(settings, self.embeddings)
         self.mode = mode
+        self.condenser = condenser
 
     @cached_property
     def lexical(self) -> LexicalIndex:
@@ -144,28 +147,47 @@ class KnowledgeBase:
             return msg("too_long", language, n=len(question), limit=self.settings.max_question_chars)
         return None
 
-    def ask(self, question: str, history: list[str] | None = None, flt: SearchFilter = SearchFilter(),
-            k: int | None = None) -> Answer:
+    def ask(self, question: str, history: list[str] | list[Turn] | None = None,
+            flt: SearchFilter = SearchFilter(), k: int | None = None) -> Answer:
+        """Answer one question. ``history`` is the conversation so far: the chat passes the turns it
+        kept (with what each answer cited); the eval runner and the CLI pass earlier user questions,
+        which are answered first so that both paths give the same answer to the same conversation."""
         language = detect_language(question or "")
         if (problem := self.validate(question)) is not None:
             return Answer(question=privacy.mask(question or ""), text=problem, abstained=True, citations=[], hits=[],
                           language=language, error=problem)
         self.ensure_ready(language)
+        turns = self.replay([h for h in history or [] if isinstance(h, str)], flt) + \
+            [h for h in history or [] if isinstance(h, Turn)]
         # Personal data is neither searched nor kept: records and logs see the masked question only.
-        searched, history = privacy.strip(question), [privacy.strip(h) for h in history or [] if h.strip()]
-        question = privacy.mask(question)
-        text = self.spelling.repair(condense(searched, history))
+        searched, question = self.spelling.repair(privacy.strip(question)), privacy.mask(question)
+        resolution = self.condenser(searched, turns)
+        intent = classify(searched)
+        text = " ".join(filter(None, (resolution.text, SEARCH_HINTS.get(intent))))
         if language == "en":  # give the Danish lexical index something to match
             text = " ".join([text, *danish_terms(text)])
         vector = self.embeddings.embed_query(text)
-        query = Query(question=question, text=text, focus=self.spelling.repair(searched), language=language,
-                      vector=tuple(vector))
+        query = Query(question=question, text=text, focus=searched, language=language, vector=tuple(vector),
+                      intent=intent, follow_up=resolution.follow_up, context=resolution.context)
         hits = self.retriever.retrieve(text, vector, max(k or self.settings.top_k, self.settings.answer_hits), flt)
         if not hits and not flt.is_empty():
             note = msg("no_filter_match", language)
             return Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,
                           error=note, retrieval_query=text)
-        return self.answerer.answer(query, hits)
+        answer = self.answerer.answer(query, hits)
+        answer.turn = Turn(question=searched, searched=resolution.text,
+                           cited=tuple(c.chunk_id for c in answer.citations))
+        return answer
+
+    def replay(self, questions: list[str], flt: SearchFilter = SearchFilter()) -> list[Turn]:
+        """Conversation state from earlier user questions alone: each is answered again, in order."""
+        turns: list[Turn] = []
+        for earlier in questions:
+            if earlier.strip() and self.validate(earlier) is None:
+                answer = self.ask(earlier, history=turns, flt=flt)
+                if answer.turn is not None:
+                    turns.append(answer.turn)
+        return turns
 
     def neighbours(self, chunk_id: str, around: int = 1) -> list[Chunk]:
         """The chunk with its neighbours in the same document, in reading order (a document view)."""

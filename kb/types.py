@@ -157,13 +157,18 @@ def _bound(iso: str, *, low: bool) -> int:
 @dataclass(frozen=True)
 class Query:
     """A question made ready for retrieval: ``text`` is what is searched (the question, joined with
-    the earlier turn for a follow-up, spelling repaired); ``focus`` is the current question alone."""
+    the earlier turn's topic for a follow-up, spelling repaired); ``focus`` is the current question
+    alone; ``intent`` the kind of answer it asks for; ``context`` the chunk ids the previous answer
+    cited when this is a follow-up."""
 
     question: str
     text: str
     focus: str
     language: str
     vector: tuple[float, ...]
+    intent: str = "what"
+    follow_up: bool = False
+    context: tuple[str, ...] = ()
 
 
 @dataclass
@@ -184,11 +189,24 @@ class Citation:
     section: str
     text: str  # the exact sentence(s) the answer quotes
     passage: str  # the whole chunk, for showing the quote in context
+    fact: str = ""  # the exact span of ``text`` that holds the asked-for fact, shown first and highlighted
 
     def record(self) -> dict:
-        return {"source": self.source, "title": self.title, "date": self.date,
-                "section": self.section, "text": self.text, "doc_type": self.doc_type,
-                "chunk_id": self.chunk_id, "number": self.number}
+        record = {"source": self.source, "title": self.title, "date": self.date,
+                  "section": self.section, "text": self.text, "doc_type": self.doc_type,
+                  "chunk_id": self.chunk_id, "number": self.number}
+        if self.fact:
+            record["fact"] = self.fact
+        return record
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered turn of a conversation, as much as a later follow-up needs: no personal data."""
+
+    question: str
+    searched: str  # what was searched for it: the question with the topic it referred to
+    cited: tuple[str, ...] = ()  # chunk ids the answer quoted
 
 
 @dataclass
@@ -203,3 +221,7 @@ class Answer:
     error: str = ""  # set when the question itself was rejected (empty, too long)
     retrieval_query: str = ""
     signals: dict[str, float] = field(default_factory=dict)  # what the confidence was made of
+    intent: str = ""
+    follow_up: bool = False
+    abstain_reason: str = ""  # why the check refused a candidate answer (for evals, never shown as is)
+    turn: Turn | None = None  # this exchange as conversation state for the next question

@@ -1,0 +1,117 @@
+"""Follow-ups, intents and the answer check: pure rules first, then end to end on the bundled corpus."""
+import pytest
+
+from kb.conversation import refers_back, resolve
+from kb.intent import asked_noun, classify, fact_span, holds, is_placeholder_only
+from kb.types import Turn
+
+
+@pytest.mark.parametrize("question,refers", [
+    ("Hvorfor?", False),  # no pronoun, but no topic of its own either: resolve() treats it as a follow-up
+    ("Hvem behandlede den?", True),
+    ("Hvornår skal den sendes?", True),
+    ("Og hvad er fristen?", True),
+    ("And by when?", True),
+    ("Hvad skal den fornyede behandling rumme?", False),  # 'den' is an article here
+    ("Hvem er de centrale aktører?", False),
+    ("Hvornår skal afrapporteringen sendes?", False),
+])
+def test_refers_back(question, refers):
+    assert refers_back(question) is refers
+
+
+def test_a_question_with_its_own_topic_is_not_glued_to_the_previous_one():
+    turns = [Turn("Hvem er målgruppen?", "Hvem er målgruppen?", ("c1",))]
+    standalone = resolve("Hvornår skal afrapporteringen sendes?", turns)
+    assert not standalone.follow_up and standalone.text == "Hvornår skal afrapporteringen sendes?"
+    follow_up = resolve("Hvorfor?", turns)
+    assert follow_up.follow_up and "målgruppen" in follow_up.text and follow_up.context == ("c1",)
+    assert not resolve("Hvorfor?", []).follow_up
+
+
+@pytest.mark.parametrize("question,intent", [
+    ("Hvornår skal afrapporteringen sendes?", "deadline"),
+    ("Hvad var fristen?", "deadline"),
+    ("Hvornår er skemaet dateret?", "when"),
+    ("Hvor mange gravide er der?", "how_many"),
+    ("Hvorfor mener kommunerne det?", "why"),
+    ("Hvem godkendte afrapporteringen?", "who"),
+    ("Hvad besluttede udvalget?", "decision"),
+    ("Hvad står DASSOS for?", "abbreviation"),
+    ("Hvad er sagsnummeret?", "document"),
+    ("Vi har en gravid borger. Hører hun til målgruppen?", "yes_no"),
+])
+def test_classify(question, intent):
+    assert classify(question) == intent
+
+
+def test_fact_spans_are_exact_and_placeholders_never_answer():
+    sentence = "Afrapporteringen skal sendes til styrelsen senest den 31. maj 2025."
+    span = fact_span("deadline", sentence, "Hvornår skal den sendes?")
+    assert sentence[span.start:span.end] == "31. maj 2025"
+    count = "Der er cirka 80 gravide, der hvert år har et skadeligt forbrug."
+    span = fact_span("how_many", count, "Hvor mange gravide?")
+    assert count[span.start:span.end].startswith("cirka 80")
+    form = "Hvor mange har kommunen visiteret? – 2017: [indsæt antal]; 2018: [indsæt antal]"
+    assert holds("how_many", form, "Hvor mange blev visiteret i 2018?") == 0
+    assert is_placeholder_only("2018: [indsæt antal]")
+    letter = "Dato: 27. september 2022"
+    assert holds("deadline", "Dato: 27. september 2022", "Hvornår skal den sendes?") < 1
+    span = fact_span("when", letter, "Hvornår er brevet dateret?")
+    assert letter[span.start:span.end] == "27. september 2022"
+
+
+@pytest.mark.parametrize("question,noun", [
+    ("Til hvilken postadresse skal kommunerne sende skemaet?", "postadresse"),
+    ("Hvilke sociale problemstillinger nævnes?", "problemstillinger"),
+    ("Hvem er formand for udvalget?", "formand"),
+    ("Hvor mange pladser skal tilbuddet have?", "pladser"),
+    ("Hvornår skal den sendes?", ""),
+])
+def test_asked_noun(question, noun):
+    assert asked_noun(question) == noun
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+def test_why_follow_up_is_answered_from_the_conversation(corpus_kb):
+    answer = corpus_kb.ask("Hvorfor?", history=["Mener kommunerne, at døgnbehandlingen er en kommunal opgave?"])
+    assert not answer.abstained, answer.text
+    assert answer.follow_up and ("regional opgave" in answer.text or "kommunalt regi" in answer.text)
+
+
+def test_chat_turns_and_replayed_history_give_the_same_answer(corpus_kb):
+    first = corpus_kb.ask("Hvad bad styrelsen kommunerne om i maj 2024?")
+    via_turns = corpus_kb.ask("Og hvad er fristen?", history=[first.turn])
+    via_text = corpus_kb.ask("Og hvad er fristen?", history=["Hvad bad styrelsen kommunerne om i maj 2024?"])
+    assert via_turns.text == via_text.text
+    assert "31. maj 2025" in via_text.text
+
+
+def test_one_fact_answer_starts_with_the_fact(corpus_kb):
+    answer = corpus_kb.ask("Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
+    assert answer.text.startswith("**31. maj 2025** [1]"), answer.text
+    assert answer.citations[0].fact == "31. maj 2025" and "31. maj 2025" in answer.citations[0].text
+
+
+def test_letterhead_fields_answer_questions_about_the_document(corpus_kb):
+    answer = corpus_kb.ask("Hvad er sagsnummeret på afrapporteringsskemaet fra 2019?")
+    assert answer.text.startswith("**2019-5570**"), answer.text
+
+
+@pytest.mark.parametrize("question", [
+    "Til hvilken postadresse skal kommunerne sende afrapporteringsskemaet?",
+    "Hvor mange kvinder blev visiteret til en døgnbehandlingsindsats i 2017?",
+    "Hvem er formand for Børne- og Ungdomsudvalget?",
+])
+def test_questions_in_the_corpus_words_that_it_does_not_answer_abstain(corpus_kb, question):
+    answer = corpus_kb.ask(question)
+    assert answer.abstained, answer.text
+    assert answer.abstain_reason
+
+
+def test_personal_data_does_not_make_a_question_unanswerable(corpus_kb):
+    plain = corpus_kb.ask("Hvem er målgruppen for den centrale udmelding?")
+    noisy = corpus_kb.ask("Min borger har CPR 010190-1234, tlf. 12 34 56 78 og mail a@b.dk – "
+                          "hvem er målgruppen for den centrale udmelding?")
+    assert not plain.abstained and not noisy.abstained, noisy.text
