@@ -15,7 +15,7 @@ from pathlib import Path
 from kb.config import Settings
 from kb.service import KnowledgeBase
 
-from .metrics import evaluate
+from .metrics import evaluate, evaluate_groups
 from .runner import read_jsonl, run_questions
 
 FLOORS = Path(__file__).resolve().parent / "floors.json"
@@ -39,7 +39,8 @@ def is_wall_clock(metric: str) -> bool:
 
 def load_floors(path: Path = FLOORS) -> dict:
     spec = json.loads(path.read_text(encoding="utf-8"))
-    timed = [name for name in spec["floors"] if is_wall_clock(name)]
+    names = list(spec["floors"]) + [m for rules in spec.get("kind_floors", {}).get("floors", {}).values() for m in rules]
+    timed = [name for name in names if is_wall_clock(name)]
     if timed:
         raise ValueError(f"{path}: wall-clock figures are not quality floors: {', '.join(timed)}")
     return spec
@@ -59,6 +60,20 @@ def check(metrics: dict[str, float], floors: dict[str, dict]) -> list[str]:
     return violations
 
 
+def check_kinds(kb: KnowledgeBase, root: Path, spec: dict) -> list[str]:
+    """Floors per kind of question (follow-ups, unanswerable, …) on the dev sets, so that a change
+    that helps single questions but breaks conversations is caught."""
+    questions = [row for name in spec["questions"] for row in read_jsonl(root / name)]
+    groups = evaluate_groups(questions, run_questions(kb, questions), "kind")
+    violations = []
+    for kind, floors in spec["floors"].items():
+        if kind not in groups:
+            violations.append(f"{kind}: no questions of this kind")
+            continue
+        violations += [f"{kind}: {v}" for v in check(groups[kind].metrics, floors)]
+    return violations
+
+
 def run_gate(settings: Settings, floors_path: Path = FLOORS, kb: KnowledgeBase | None = None) -> GateResult:
     """Ingest the corpus into a temporary store (unless a knowledge base is given) and gate on the dev set."""
     spec = load_floors(floors_path)
@@ -70,7 +85,10 @@ def run_gate(settings: Settings, floors_path: Path = FLOORS, kb: KnowledgeBase |
         kb.ingest([settings.corpus_dir])
     try:
         metrics = evaluate(questions, run_questions(kb, questions)).metrics
-        return GateResult(metrics, check(metrics, spec["floors"]))
+        violations = check(metrics, spec["floors"])
+        if kinds := spec.get("kind_floors"):
+            violations += check_kinds(kb, floors_path.parent.parent, kinds)
+        return GateResult(metrics, violations)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
