@@ -1,4 +1,5 @@
-"""Turning what the user typed into what retrieval searches for: follow-up condensing and spelling repair."""
+"""Turning what the user typed into what retrieval searches for: spelling repair against the corpus
+vocabulary (follow-ups are resolved in ``kb.conversation``)."""
 from __future__ import annotations
 
 import difflib
@@ -6,27 +7,7 @@ import re
 from collections import defaultdict
 
 from .lexical import LexicalIndex
-from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, fold, stem_tokens, words
-
-_REFERRING = re.compile(
-    r"^(og|men|hvad med|hvad så med|hvordan med|også|samme|what about|and|how about)\b|"
-    r"\b(det|den|dem|deres|denne|dette|disse|hun|hendes|de|it|they|them|that|this|those|she|her)\b",
-    re.I)
-
-
-def condense(question: str, history: list[str]) -> str:
-    """A follow-up ('hvad med efter fødslen?') searched together with the previous question.
-
-    Without an LLM this is a rule: a short question, or one that refers back, is prefixed with the
-    last user turn. An LLM condenser can replace this function with the same signature.
-    """
-    if not history:
-        return question
-    content = [w for w in words(question) if w not in DANISH_STOPWORDS and w not in ENGLISH_STOPWORDS]
-    if len(content) <= 4 or _REFERRING.search(question):
-        return f"{history[-1].strip()} {question.strip()}"
-    return question
-
+from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, fold, stem_tokens
 
 class SpellingRepair:
     """Maps words the corpus never uses to a corpus word: 'doegnbehandling' -> 'døgnbehandling',

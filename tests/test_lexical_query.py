@@ -1,5 +1,5 @@
 from kb.lexical import LexicalIndex
-from kb.query import SpellingRepair, condense
+from kb.query import SpellingRepair
 from kb.types import Chunk, DocumentMeta, SearchFilter
 
 
@@ -40,15 +40,6 @@ def test_spelling_repair_uses_only_the_corpus_vocabulary():
     assert repair.repair("rusmidelbrug") == "rusmiddelbrug"
     assert repair.repair("afrapporteringerne") == "afrapporteringerne"  # an inflection, not a typo
     assert repair.repair("Hvad koster det?") == "Hvad koster det?"
-
-
-def test_condense_joins_short_or_referring_follow_ups():
-    history = ["Hvad anbefaler forløbsbeskrivelsen om indsatsen til den gravide?"]
-    assert condense("Hvad med efter fødslen?", history).startswith(history[0])
-    assert condense("Og hvem skal betale for det?", history).startswith(history[0])
-    standalone = "Hvornår skal kommunerne sende afrapporteringen til Social- og Boligstyrelsen?"
-    assert condense(standalone, history) == standalone
-    assert condense("Hvad med efter fødslen?", []) == "Hvad med efter fødslen?"
 
 
 def test_english_domain_words_and_their_inflections_map_to_danish():
