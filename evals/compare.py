@@ -14,13 +14,14 @@ from pathlib import Path
 from kb.config import Settings
 from kb.service import KnowledgeBase
 
-from .metrics import evaluate
+from .metrics import evaluate, evaluate_groups
 from .runner import run_questions, write_jsonl
 
 CHART_METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10", "fact_accuracy", "citation_support",
                  "correct_abstention")
 TABLE_METRICS = CHART_METRICS + ("citation_precision", "false_abstention", "latency_p50_ms", "latency_p95_ms",
                                  "answer_chars_median")
+KIND_METRICS = ("mrr@10", "fact_accuracy")  # per kind of question: does a configuration lose anywhere?
 
 
 @dataclass
@@ -31,7 +32,8 @@ class Config:
 
 
 def default_configs(settings: Settings) -> list[Config]:
-    configs = [Config("bm25", "bm25"), Config("dense", "dense"), Config("hybrid", "hybrid")]
+    configs = [Config("bm25", "bm25"), Config("dense", "dense"), Config("hybrid", "hybrid"),
+               Config("hybrid, rrf", "hybrid", {"fusion": "rrf"})]
     if settings.reranker_model:
         configs.append(Config("hybrid+rerank", "hybrid", {"reranker_model": settings.reranker_model}))
     return configs
@@ -67,7 +69,9 @@ def compare(base: Settings, configs: list[Config], questions: list[dict], out_di
         records = run_questions(kb, questions)
         write_jsonl(out_dir / f"{name}.{_slug(config.name)}.records.jsonl", records)
         report = evaluate(questions, records)
-        results[config.name] = {"config": asdict(config), "metrics": report.metrics, "failures": report.failures}
+        kinds = {kind: rep.metrics for kind, rep in evaluate_groups(questions, records, "kind").items()}
+        results[config.name] = {"config": asdict(config), "metrics": report.metrics, "failures": report.failures,
+                                "kinds": kinds}
     payload = {"name": name, "questions": len(questions), "results": results}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -91,12 +95,32 @@ def render_markdown(payload: dict) -> str:
             value = payload["results"][n]["metrics"].get(metric)
             cells.append("" if value is None else (f"{value:.0f}" if metric.endswith(("_ms", "median")) else f"{value:.3f}"))
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
-    lines += ["", f"![chart]({payload['name']}.png)", "", "## Failing questions", ""]
+    lines += ["", f"![chart]({payload['name']}.png)", ""]
+    for metric in KIND_METRICS:
+        lines += _kind_table(payload, metric)
+    lines += ["## Failing questions", ""]
     for n in names:
         failures = {k: v for k, v in payload["results"][n]["failures"].items() if v}
         lines.append(f"**{n}**: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in failures.items()))
         lines.append("")
     return "\n".join(lines)
+
+
+def _kind_table(payload: dict, metric: str) -> list[str]:
+    names = list(payload["results"])
+    kinds = sorted({k for n in names for k in payload["results"][n].get("kinds", {})})
+    rows = []
+    for kind in kinds:
+        cells = [payload["results"][n].get("kinds", {}).get(kind, {}).get(metric) for n in names]
+        if all(c is None or c != c for c in cells):  # NaN: no such question in this kind
+            continue
+        count = next(payload["results"][n]["kinds"][kind].get("questions", 0) for n in names)
+        rows.append(f"| {kind} ({count:.0f}) | " + " | ".join("" if c is None or c != c else f"{c:.3f}" for c in cells)
+                    + " |")
+    if not rows:
+        return []
+    return [f"## {metric} per kind of question", "", "| kind (n) | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names), *rows, ""]
 
 
 def _chart(results: dict, path: Path, title: str) -> None:

@@ -91,7 +91,8 @@ class KnowledgeBase:
     def retriever(self) -> HybridRetriever:
         s = self.settings
         reranker = build_reranker(s.reranker_model, s.rerank_top_n, s.allow_downloads)
-        return HybridRetriever(self.store, self.lexical, reranker, s.candidates, s.rrf_k, self.mode, s.dense_weight)
+        return HybridRetriever(self.store, self.lexical, reranker, candidates=s.candidates, rrf_k=s.rrf_k,
+                               mode=self.mode, dense_weight=s.dense_weight, fusion=s.fusion)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:

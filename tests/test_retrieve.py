@@ -1,6 +1,6 @@
 import pytest
 
-from kb.retrieve import reciprocal_rank_fusion
+from kb.retrieve import reciprocal_rank_fusion, zscore_fusion
 from kb.types import Chunk, DocumentMeta, SearchFilter
 
 
@@ -16,6 +16,26 @@ def test_rrf_rewards_agreement_and_keeps_stage_scores():
     assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
     assert fused[0].scores["dense"] == 0.8 and fused[0].scores["bm25"] == 5.0
     assert "bm25" not in fused[1].scores
+
+
+def test_zscore_fusion_follows_the_retriever_that_is_sure():
+    """RRF lets the nearly flat dense order outvote BM25's clear winner 'a'; z-scores keep 'a' on
+    top, because dense scores that hardly differ say little about this question."""
+    a, b, c, d = _c("a"), _c("b"), _c("c"), _c("d")
+    dense = [(c, 0.81), (b, 0.80), (d, 0.80), (a, 0.79)]
+    bm25 = [(a, 20.0), (b, 5.0), (c, 4.0), (d, 3.0)]
+    assert reciprocal_rank_fusion({"dense": dense, "bm25": bm25}, k=60)[0].chunk.chunk_id != "a"
+    fused = zscore_fusion({"dense": dense, "bm25": bm25}, {"dense": 0.5})
+    assert [h.chunk.chunk_id for h in fused][:2] == ["a", "c"]
+    assert fused[0].scores["bm25_rank"] == 1 and fused[0].scores["dense_rank"] == 4
+
+
+def test_zscore_fusion_of_one_ranking_keeps_its_order_and_missing_hits_count_as_its_lowest():
+    a, b, c = _c("a"), _c("b"), _c("c")
+    assert [h.chunk.chunk_id for h in zscore_fusion({"bm25": [(b, 3.0), (a, 2.0), (c, 1.0)]})] == ["b", "a", "c"]
+    fused = zscore_fusion({"dense": [(a, 0.9), (b, 0.5)], "bm25": [(b, 9.0), (c, 1.0)]})
+    lowest_dense = zscore_fusion({"dense": [(a, 0.9), (b, 0.5)]})[1].score
+    assert next(h for h in fused if h.chunk.chunk_id == "c").score == pytest.approx(lowest_dense - 1.0)
 
 
 def test_filters_reach_both_retrievers(corpus_kb):
@@ -36,7 +56,7 @@ def test_hybrid_hits_carry_scores_from_every_stage(corpus_kb):
     hits = corpus_kb.retriever.retrieve("senest den 31. maj 2025", None, 10)
     assert len(hits) == 10
     top = hits[0]
-    assert {"dense", "bm25", "rrf"} <= top.scores.keys()
+    assert {"dense", "bm25", "fused"} <= top.scores.keys()
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
