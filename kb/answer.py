@@ -18,7 +18,8 @@ import numpy as np
 from .embeddings import CachedEmbeddings
 from .conversation import topic_words
 from .glossary import english_lookup
-from .intent import FACT_INTENTS, asked_noun, field_asked, field_of, fact_span, holds, is_placeholder_only
+from .intent import (FACT_INTENTS, asked_noun, fact_span, field_asked, field_of, holds, is_placeholder_only, named_phrases,
+                     names_a_kind)
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import fold, split_sentences, stem_tokens, words
@@ -269,9 +270,15 @@ class ExtractiveAnswerer:
         covered = sum(wt for t, wt in weights.items() if passage.covers(t)) / sum(weights.values()) if weights else 1.0
         ctx.signals.setdefault("focus_coverage", covered)
         noun = asked_noun(q.focus)
-        years = re.findall(r"\b(?:19|20)\d{2}\b", q.focus)
+        noun = "" if names_a_kind(noun) else noun
+        names = named_phrases(q.focus) if q.language == "da" else []
+        # A follow-up that names no year of its own keeps the one its conversation is about.
+        years = re.findall(r"\b(?:19|20)\d{2}\b", q.focus) or \
+            (re.findall(r"\b(?:19|20)\d{2}\b", q.text) if q.follow_up else [])
         if noun and not passage.covers(stem_tokens(noun)[0] if stem_tokens(noun) else noun):
             return "asked_thing_not_mentioned"
+        if any(not passage.names(n) for n in names):
+            return "name_not_mentioned"
         if years and not any(passage.covers(y) for y in years):  # 'fra 2019 til 2024' needs one of them
             return "year_not_mentioned"
         if covered < self.weights.min_focus_coverage:
@@ -312,6 +319,11 @@ class _Passage:
         text = " ".join((chunk.embed_text, m.doc_type, m.date, m.date[:4], m.issuer))
         self.stems = set(stem_tokens(text))
         self.words = {fold(w) for w in words(text)}
+        self.folded = " ".join(fold(w) for w in words(" ".join((text, m.title))))
+
+    def names(self, phrase: str) -> bool:
+        """Whether the passage names this multi-word name, word for word."""
+        return f" {' '.join(fold(w) for w in words(phrase))} " in f" {self.folded} "
 
     def covers(self, term: str) -> bool:
         term = fold(term.lower())

@@ -143,6 +143,26 @@ def asked_noun(question: str) -> str:
     return "" if len(noun) < 3 or noun in _FUNCTION_WORDS or cue_words(noun) else noun
 
 
+def names_a_kind(noun: str) -> bool:
+    """Whether the asked-for noun names a kind of answer ('hvilken dato', 'hvilke tal', 'hvilken
+    myndighed') rather than a thing: such a question is answered by an instance (a date, a number, a
+    body), so the passage need not repeat the word."""
+    return bool(_KIND_NOUN.fullmatch(noun.lower()))
+
+
+_KIND_NOUN = re.compile(r"(dato|dag|måned|år|årstal|tidspunkt|tal|antal|beløb|type|slags|form|måde|myndighed|"
+                        r"instans|organisation|aktør|part|person|sted|dokument)(e|er|en|erne|et|ene)?")
+
+
+def named_phrases(question: str) -> list[str]:
+    """Multi-word proper names inside a Danish question ('Danske Regioner', 'Region Syddanmark'):
+    an answer must come from a passage that names the same thing, not from one that shares its
+    common words. A name at the start of the question is skipped: any word is capitalised there."""
+    return [m.group() for m in _NAMED_PHRASE.finditer(_last_sentence(question))]
+
+
+_NAMED_PHRASE = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-ZÆØÅ][\wæøå-]+(?:\s+[A-ZÆØÅ][\wæøå-]+)+")
+
 _ASKED_NOUN = re.compile(r"\b(?:hvilke[nt]?|hvor mange|hvem er|hvad hedder)\s+(?P<rest>.*)", re.I)
 _DETERMINERS = frozenset("af den det de dem disse to tre fire fem andre øvrige konkrete eventuelle".split())
 _FUNCTION_WORDS = frozenset("""skal er har kan må bør blev var vil kunne skulle ville gælder findes står bliver
@@ -188,27 +208,51 @@ class Fact:
 
 
 def quantities(text: str, question: str = "") -> list[Fact]:
-    """Numbers that answer 'how many': not years named in the question, not dates, not blanks."""
+    """Numbers that answer 'how many': not years named in the question, not dates, not blanks, and
+    for 'hvor mange X' not a number that counts something else ('ét løsningsforslag pr. region' does
+    not say how many regions)."""
     clean = without_placeholders(text)
     asked_years = set(re.findall(r"\b(?:19|20)\d{2}\b", question))
+    counted = asked_noun(question) if re.search(r"\bhvor mange\b", question, re.I) else ""
     dates = [m.span() for m in DATE_MENTION.finditer(clean) if not _YEAR.match(m.group())]
     found = []
     for m in _QUANTITY.finditer(clean):
         number = re.search(r"\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS), m.group(), re.I)
         if number is None or any(s <= m.start() < e for s, e in dates):
             continue
+        if _ENUMERATOR.match(clean[m.start():]) and not clean[:m.start()].strip():
+            continue  # '3) Hvilke …', '2. Beskrivelse …': a list number, not a quantity
         value = number.group()
         if value in asked_years or (_YEAR.match(value) and not re.search(r"\d\s+\D", m.group())):
             continue  # a year is a date, not a quantity
         if value.lower() in ("to", "ti", "ni") and not re.search(r"\s[^\W\d_]+$", m.group()):
             continue  # 'to'/'ti'/'ni' alone are too often other words
+        if counted and _counts_other(clean[m.start() + number.end():], counted):
+            continue
         found.append(Fact(m.start(), m.end()))
     return found
 
 
+_ENUMERATOR = re.compile(r"\d{1,2}(?:\.\d{1,2})+\s|\d{1,2}[.)]\s")
+
+
+def _counts_other(after: str, noun: str) -> bool:
+    """Whether the words right after a number name something other than ``noun``: the number is
+    followed by a word, and the noun (or a compound of it) is not among the next three words."""
+    following = re.findall(r"[^\W\d_][\w-]*|\S", after)[:3]
+    if not following or not re.match(r"[^\W\d_]", following[0]) or following[0].lower() in _FUNCTION_WORDS:
+        return False
+    stem = noun.lower()[:max(4, len(noun) - 3)]
+    return not any(stem in w.lower() for w in following)
+
+
 def holds(intent: str, text: str, question: str = "") -> float:
-    """How clearly a sentence holds the kind of answer the intent asks for: 1, 0.5 (weakly) or 0."""
+    """How clearly a sentence holds the kind of answer the intent asks for: 1, 0.5 (weakly) or 0.
+    A question in a document (a report form's 'Hvor mange … i 2018?') holds no fact, reason or
+    body; it can only list what is asked about."""
     clean = without_placeholders(text)
+    if clean.rstrip().endswith("?") and intent not in ("list", "what"):
+        return 0.0
     if intent in ("deadline", "when"):
         if not DATE_MENTION.search(clean):
             return 0.0

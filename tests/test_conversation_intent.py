@@ -2,7 +2,8 @@
 import pytest
 
 from kb.conversation import refers_back, resolve
-from kb.intent import asked_noun, classify, fact_span, holds, is_placeholder_only
+from kb.intent import (asked_noun, classify, fact_span, holds, is_placeholder_only, named_phrases, names_a_kind,
+                       quantities)
 from kb.types import Turn
 
 
@@ -72,6 +73,24 @@ def test_asked_noun(question, noun):
     assert asked_noun(question) == noun
 
 
+def test_a_number_answers_how_many_only_when_it_counts_the_asked_thing():
+    asked = "Hvor mange regioner skal stå for tilbuddet?"
+    assert quantities("Hver region skal have ét fælles tilbud til kvinderne.", asked) == []
+    assert quantities("Opgaven deles mellem alle fem regioner.", asked)
+    assert quantities("Det gælder 5 af dem.", asked)  # no noun after the number: it may count the regions
+    assert quantities("Hver region skal have ét fælles tilbud.", "Hvor meget skal regionen bruge?")
+    assert quantities("3) Hvilke aftaler vil I indgå?", asked) == []  # a list number counts nothing
+    assert holds("how_many", "Hvor mange gravide har I visiteret i 2018?", "Hvor mange gravide?") == 0.0
+
+
+def test_kind_nouns_and_named_phrases():
+    assert names_a_kind("dato") and names_a_kind("myndigheder") and names_a_kind("tal")
+    assert not names_a_kind("postadresse") and not names_a_kind("datoformat")
+    assert named_phrases("Hvornår svarede Region Nordjylland på udmeldingen?") == ["Region Nordjylland"]
+    assert named_phrases("Danske Regioner svarede hvornår?") == []  # any word is capitalised first
+    assert named_phrases("Hvad siger Social- og Boligstyrelsen?") == []
+
+
 # --- end to end ---------------------------------------------------------------------------------
 
 def test_why_follow_up_is_answered_from_the_conversation(corpus_kb):
@@ -103,6 +122,7 @@ def test_letterhead_fields_answer_questions_about_the_document(corpus_kb):
     "Til hvilken postadresse skal kommunerne sende afrapporteringsskemaet?",
     "Hvor mange kvinder blev visiteret til en døgnbehandlingsindsats i 2017?",
     "Hvem er formand for Børne- og Ungdomsudvalget?",
+    "Hvornår skal KKR Sjælland sende afrapporteringen?",
 ])
 def test_questions_in_the_corpus_words_that_it_does_not_answer_abstain(corpus_kb, question):
     answer = corpus_kb.ask(question)
