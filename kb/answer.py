@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -128,6 +129,7 @@ class ExtractiveAnswerer:
         self.weights = weights
         self.embeddings, self.lexical = embeddings, lexical
         self.answer_hits, self.max_sentences, self.threshold = answer_hits, max_sentences, threshold
+        self._by_position = {(c.meta.doc_id, c.index): c for c in lexical.chunks}
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
         ctx = AnswerContext(query=query, hits=hits, query_vector=np.asarray(query.vector, dtype=np.float32),
@@ -253,8 +255,21 @@ class ExtractiveAnswerer:
             if sum(len(u.text) for u in chosen) + len(unit.text) > MAX_ANSWER_CHARS:
                 continue
             chosen.append(unit)
-        chosen = _with_list_items(ctx.units, chosen, self.max_sentences)
-        ctx.selected = [best] + sorted(chosen[1:], key=lambda u: (u.hit_rank, u.start))
+        chosen = _with_list_items(chosen, self._list_items(ctx), self.max_sentences)
+        ctx.selected = [best] + sorted(chosen[1:], key=_reading_order)
+
+    def _list_items(self, ctx: AnswerContext) -> Callable[[_Unit], list[_Unit]]:
+        """The units after a sentence that introduces a list: in its own passage, or at the start of
+        the document's next passage when a chunk boundary fell right after the introduction."""
+        def items(intro: _Unit) -> list[_Unit]:
+            after = sorted((u for u in ctx.units if u.hit is intro.hit and u.start > intro.start), key=lambda u: u.start)
+            following = self._by_position.get((intro.hit.chunk.meta.doc_id, intro.hit.chunk.index + 1))
+            if after or following is None:
+                return after
+            hit = Hit(chunk=following, score=0.0)
+            return [_Unit(intro.hit_rank, hit, s, e) for s, e in units_of(following)
+                    if not is_placeholder_only(following.text[s:e])]
+        return items
 
     def _refusal(self, ctx: AnswerContext, chunk: Chunk) -> str:
         """Why this passage cannot answer the question, or '' when it can: it has to mention the
@@ -294,11 +309,13 @@ class ExtractiveAnswerer:
                           abstain_reason=ctx.abstain_reason or "no_passage", **common)
         citations: list[Citation] = []
         lines: list[str] = []
-        ordered = sorted(ctx.selected, key=lambda u: (u.hit_rank, u.start))
-        for number, unit in enumerate(ordered, start=1):
+        best = ctx.selected[0]
+        for number, unit in enumerate(_joined(sorted(ctx.selected, key=_reading_order)), start=1):
             chunk = unit.hit.chunk
-            span = fact_span(q.intent, unit.text, q.focus) if unit is ctx.selected[0] else None
-            fact = unit.text[span.start:span.end] if span else ""
+            holds_best = chunk.chunk_id == best.hit.chunk.chunk_id and unit.start <= best.start < unit.end
+            span = fact_span(q.intent, best.text, q.focus) if holds_best else None
+            offset = best.start - unit.start
+            fact = unit.text[offset + span.start:offset + span.end] if span else ""
             citations.append(Citation(number=number, chunk_id=chunk.chunk_id, source=chunk.meta.source,
                                       title=chunk.meta.title, doc_type=chunk.meta.doc_type, date=chunk.meta.date,
                                       section=chunk.section, text=unit.text, passage=chunk.text, fact=fact))
@@ -351,14 +368,31 @@ def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:
     return False
 
 
-def _with_list_items(units: list[_Unit], chosen: list[_Unit], limit: int) -> list[_Unit]:
+def _reading_order(unit: _Unit) -> tuple[int, int, int]:
+    return unit.hit_rank, unit.hit.chunk.index, unit.start
+
+
+def _joined(units: list[_Unit]) -> list[_Unit]:
+    """Sentences that follow each other on one line of a passage are quoted as one span under one
+    citation, not as '… [2] Herunder … [3]'."""
+    out: list[_Unit] = []
+    for unit in units:
+        prev = out[-1] if out else None
+        if prev is not None and prev.hit.chunk.chunk_id == unit.hit.chunk.chunk_id and unit.start >= prev.end \
+                and re.fullmatch(r"[ \t]*", prev.hit.chunk.text[prev.end:unit.start]):
+            out[-1] = _Unit(prev.hit_rank, prev.hit, prev.start, unit.end)
+        else:
+            out.append(unit)
+    return out
+
+
+def _with_list_items(chosen: list[_Unit], items: Callable[[_Unit], list[_Unit]], limit: int) -> list[_Unit]:
     """A chosen sentence that introduces a list (ends with ':') brings the list items after it."""
     out = list(chosen)
     for unit in chosen:
         if not unit.text.rstrip().endswith(":"):
             continue
-        following = sorted((u for u in units if u.hit is unit.hit and u.start > unit.start), key=lambda u: u.start)
-        for item in following:
+        for item in items(unit):
             if len(out) >= limit + 2:
                 break
             if not _overlaps(item, out):

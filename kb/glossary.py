@@ -47,6 +47,12 @@ EN_DA: dict[str, str] = {
     "professionals": "fagpersoner", "leaders": "ledere", "managers": "ledere", "manager": "leder",
     "count": "antal", "estimate": "vurderet", "assess": "vurdere",
     "highly": "højt", "specialist": "specialiserede", "dialogue": "dialog", "steering": "styregruppe",
+    "renewed": "fornyede", "renewal": "fornyet", "new": "fornyet", "original": "oprindelige", "first": "første",
+    "contain": "rumme", "include": "omfatte", "cover": "omfatte", "sent": "udsendt", "issued": "udsendt",
+    "answer": "svar", "answered": "svarede", "reply": "svar", "replied": "svarede", "respond": "svare",
+    "background": "baggrund", "reason": "begrundelse", "approval": "godkendelse", "meeting": "møde",
+    "politically": "politisk", "political": "politisk", "processed": "behandlet", "considered": "behandlet",
+    "budget": "budget", "money": "økonomi", "cost": "udgift", "costs": "udgifter", "staff": "medarbejdere",
 }
 
 _WORD = re.compile(r"[A-Za-z]+")

@@ -135,3 +135,14 @@ def test_personal_data_does_not_make_a_question_unanswerable(corpus_kb):
     noisy = corpus_kb.ask("Min borger har CPR 010190-1234, tlf. 12 34 56 78 og mail a@b.dk – "
                           "hvem er målgruppen for den centrale udmelding?")
     assert not plain.abstained and not noisy.abstained, noisy.text
+
+
+def test_a_list_introduced_at_the_end_of_a_passage_is_quoted_with_its_items(corpus_kb):
+    answer = corpus_kb.ask("Hvilke spørgsmål skal kommunerne besvare i deres forslag til fremadrettede indsatsmodeller?")
+    intro = answer.citations[0]
+    assert intro.text.endswith("følgende spørgsmål:"), answer.text
+    items = [c for c in answer.citations[1:] if c.text.startswith(("1)", "2)"))]
+    assert items and all(c.chunk_id != intro.chunk_id for c in items)  # they open the next passage
+    # sentences on one line of a passage share one citation
+    assert any(c.text.endswith("Herunder inddrage døgnbehandlingsindsatser?") and c.text.startswith("1)")
+               for c in answer.citations), answer.text
