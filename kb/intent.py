@@ -12,12 +12,12 @@ from typing import Literal
 
 from .dates import DATE_MENTION
 
-Intent = Literal["abbreviation", "document", "deadline", "when", "how_many", "why", "who", "decision",
+Intent = Literal["abbreviation", "document", "deadline", "when", "how_many", "why", "named", "who", "decision",
                  "recommend", "list", "yes_no", "what"]
 
 # Intents whose answer is one fact that a sentence either holds or does not: a candidate answer
 # without it is not an answer (the answer check abstains), and the fact is put first.
-FACT_INTENTS: frozenset[str] = frozenset({"abbreviation", "document", "deadline", "when", "how_many"})
+FACT_INTENTS: frozenset[str] = frozenset({"abbreviation", "document", "deadline", "when", "how_many", "named"})
 
 _ABBREVIATION = re.compile(r"\b(står|stå)\s+(?:forkortelsen\s+)?(?P<a>[A-ZÆØÅ][A-ZÆØÅa-zæøå-]*[A-ZÆØÅ])\s+for\b|"
                            r"\bforkortelsen\s+(?P<b>[A-ZÆØÅ][\wæøå-]+)|"
@@ -29,7 +29,7 @@ _DEADLINE = re.compile(r"\b(frist\w*|deadline\w*|senest|by when|due date|due)\b|
                        r"\bhvornår\b.*\b(skal|skulle|må|bør)\b|\bwhen\b.*\b(must|should|has to|have to|is due)\b", re.I)
 _WHEN = re.compile(r"\b(hvornår|hvilken dato|hvilket år|hvilken måned|hvilket tidspunkt|dateret|"
                    r"when|what date|which year|which month|dated)\b", re.I)
-_HOW_MANY = re.compile(r"\b(hvor mange|hvor stor\w*|hvor meget|hvor høj\w*|hvor lang\w*|antal\w*|andel\w*|"
+_HOW_MANY = re.compile(r"\b(hvor mange|hvor stor\w*|hvor meget|hvor høj\w*|hvor lang\w*|antal\w*|andel\w*|beløb\w*|"
                        r"koste\w*|pris\w*|takst\w*|how many|how much|how large|how long|number of|share of|"
                        r"cost\w*|price|rate)\b", re.I)
 _WHY = re.compile(r"\b(hvorfor|begrundelse\w*|grunden|årsag\w*|baggrund\w*|why|reason\w*)\b", re.I)
@@ -45,9 +45,14 @@ _YES_NO = re.compile(r"^\W*(og\s+)?(er|har|skal|kan|må|bør|blev|var|gælder|fi
                      r"(?!hv)[a-zæøå]+(?:er|ede|te)|is|are|does|do|did|can|should|was|were|has|have)\b(?=.*\?\s*$)",
                      re.I)
 
+# 'Hvilke kommuner …', 'Hvilken region …': the answer names them, so it needs a proper name.
+_NAMED = re.compile(r"\bhvilke[nt]?\s+(kommune\w*|region\w*|organisation\w*|myndighed\w*|klinik\w*|"
+                    r"familieambulatori\w*|styrelse\w*|udvalg\w*)|\bwhich\s+(municipalit\w+|regions?|clinics?)\b",
+                    re.I)
+
 _ORDER: tuple[tuple[Intent, re.Pattern], ...] = (
     ("abbreviation", _ABBREVIATION), ("document", _DOCUMENT), ("deadline", _DEADLINE), ("when", _WHEN),
-    ("how_many", _HOW_MANY), ("why", _WHY), ("who", _WHO), ("decision", _DECISION),
+    ("how_many", _HOW_MANY), ("why", _WHY), ("named", _NAMED), ("who", _WHO), ("decision", _DECISION),
     ("recommend", _RECOMMEND), ("list", _LIST), ("yes_no", _YES_NO),
 )
 
@@ -163,8 +168,10 @@ def named_phrases(question: str) -> list[str]:
 
 _NAMED_PHRASE = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-ZÆØÅ][\wæøå-]+(?:\s+[A-ZÆØÅ][\wæøå-]+)+")
 
-_ASKED_NOUN = re.compile(r"\b(?:hvilke[nt]?|hvor mange|hvem er|hvad hedder)\s+(?P<rest>.*)", re.I)
-_DETERMINERS = frozenset("af den det de dem disse to tre fire fem andre øvrige konkrete eventuelle".split())
+_ASKED_NOUN = re.compile(r"\b(?:hvilke[nt]?|hvor mange|hvem er|hvad hedder|hvad (?:er|var) (?=(?:[\w-]+\s+){0,2}[\w-]+\s*(?:\?|\b(?:til|for|på|hos|af|om|med)\b)))\s*"
+                         r"(?P<rest>.*)", re.I)
+_DETERMINERS = frozenset("""af den det de dem disse to tre fire fem andre øvrige konkrete eventuelle deres dens dets
+hans hendes sin sit sine min mit mine vores jeres""".split())
 _FUNCTION_WORDS = frozenset("""skal er har kan må bør blev var vil kunne skulle ville gælder findes står bliver
 sker får gør i på til for om med af fra ved efter under over som der at""".split())
 
@@ -214,6 +221,8 @@ def quantities(text: str, question: str = "") -> list[Fact]:
     clean = without_placeholders(text)
     asked_years = set(re.findall(r"\b(?:19|20)\d{2}\b", question))
     counted = asked_noun(question) if re.search(r"\bhvor mange\b", question, re.I) else ""
+    # 'Hvor meget …', 'hvilket beløb …' ask for an amount: a figure, not 'ét løsningsforslag'.
+    amount = bool(re.search(r"\b(hvor meget|beløb\w*|how much)\b", question, re.I))
     dates = [m.span() for m in DATE_MENTION.finditer(clean) if not _YEAR.match(m.group())]
     found = []
     for m in _QUANTITY.finditer(clean):
@@ -223,6 +232,8 @@ def quantities(text: str, question: str = "") -> list[Fact]:
         if _ENUMERATOR.match(clean[m.start():]) and not clean[:m.start()].strip():
             continue  # '3) Hvilke …', '2. Beskrivelse …': a list number, not a quantity
         value = number.group()
+        if amount and not value[0].isdigit():
+            continue
         if value in asked_years or (_YEAR.match(value) and not re.search(r"\d\s+\D", m.group())):
             continue  # a year is a date, not a quantity
         if value.lower() in ("to", "ti", "ni") and not re.search(r"\s[^\W\d_]+$", m.group()):
@@ -253,12 +264,15 @@ def holds(intent: str, text: str, question: str = "") -> float:
     clean = without_placeholders(text)
     if clean.rstrip().endswith("?") and intent not in ("list", "what"):
         return 0.0
-    if intent in ("deadline", "when"):
+    if intent == "deadline":
         if not DATE_MENTION.search(clean):
             return 0.0
-        if intent == "deadline":
-            return 1.0 if _DEADLINE_MARK.search(clean) else 0.5
-        return 1.0
+        return 1.0 if _DEADLINE_MARK.search(clean) else 0.5
+    if intent == "when":  # a deadline ('senest den 31. maj') says when something is due, not when it happened
+        return 1.0 if _event_dates(clean) else 0.0
+    if intent == "named":
+        asked = {w.lower() for w in re.findall(r"[\wæøå-]+", question)}
+        return 1.0 if any(m.group().lower() not in asked for m in _PROPER.finditer(clean)) else 0.0
     if intent == "how_many":
         return 1.0 if quantities(text, question) else 0.0
     if intent == "why":
@@ -290,6 +304,9 @@ def fact_span(intent: str, text: str, question: str = "") -> Fact | None:
         return Fact(*m.span())
     if intent in ("deadline", "when"):
         mentions = [m for m in DATE_MENTION.finditer(text) if not PLACEHOLDER.search(text[m.start():m.end() + 3])]
+        if intent == "when":
+            events = {m.span() for m in _event_dates(text)}
+            mentions = [m for m in mentions if m.span() in events] or mentions
         if not mentions:
             return None
         if intent == "deadline" and (mark := _DEADLINE_MARK.search(text)):
@@ -315,6 +332,14 @@ def fact_span(intent: str, text: str, question: str = "") -> Fact | None:
         m = _DECIDED.search(text)
         return Fact(m.start(), m.end()) if m else None
     return None
+
+
+def _event_dates(text: str) -> list[re.Match]:
+    """Date mentions that are not a deadline: not right after 'senest (den)', 'frist', 'inden'."""
+    return [m for m in DATE_MENTION.finditer(text) if not _DUE_BEFORE.search(text[max(0, m.start() - 25):m.start()])]
+
+
+_DUE_BEFORE = re.compile(r"\b(senest|frist\w*|inden|deadline|no later than)\b[^,;:]{0,20}$", re.I)
 
 
 def _widest_date(text: str, m: re.Match) -> tuple[int, int]:

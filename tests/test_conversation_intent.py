@@ -78,9 +78,28 @@ def test_a_number_answers_how_many_only_when_it_counts_the_asked_thing():
     assert quantities("Hver region skal have ét fælles tilbud til kvinderne.", asked) == []
     assert quantities("Opgaven deles mellem alle fem regioner.", asked)
     assert quantities("Det gælder 5 af dem.", asked)  # no noun after the number: it may count the regions
-    assert quantities("Hver region skal have ét fælles tilbud.", "Hvor meget skal regionen bruge?")
     assert quantities("3) Hvilke aftaler vil I indgå?", asked) == []  # a list number counts nothing
     assert holds("how_many", "Hvor mange gravide har I visiteret i 2018?", "Hvor mange gravide?") == 0.0
+
+
+def test_a_deadline_does_not_say_when_something_happened():
+    due = "Den skal sendes til styrelsen senest den 31. maj 2025."
+    done = "Sagen blev behandlet i udvalget i april 2025 og er nu sendt videre."
+    assert holds("when", due) == 0.0 and holds("deadline", due) == 1.0
+    span = fact_span("when", done)
+    assert holds("when", done) == 1.0 and done[span.start:span.end] == "april 2025"
+
+
+def test_naming_and_amount_questions_need_a_name_or_a_figure():
+    assert classify("Hvilke kommuner har oprettet et tilbud?") == "named"
+    assert classify("Hvilket beløb er der afsat?") == "how_many"
+    asked = "Hvilken region skal drive tilbuddet?"
+    assert holds("named", "Opgaven placeres hos Danske Regioner.", asked) == 1.0
+    assert holds("named", "Landets regioner skal drive tilbuddet.", asked) == 0.0
+    assert quantities("Der skal være ét fælles tilbud.", "Hvor meget koster tilbuddet?") == []
+    assert quantities("Der er afsat 2,5 mio. kr.", "Hvor meget er der afsat?")
+    assert asked_noun("Hvad er e-mailadressen til sekretariatet?") == "e-mailadressen"
+    assert asked_noun("Hvad var resultatet?") == "resultatet" and asked_noun("Hvad er fristen?") == ""
 
 
 def test_kind_nouns_and_named_phrases():
