@@ -19,8 +19,8 @@ import numpy as np
 from .embeddings import CachedEmbeddings
 from .conversation import topic_words
 from .glossary import english_lookup
-from .intent import (FACT_INTENTS, asked_noun, fact_span, field_asked, field_of, holds, is_placeholder_only, named_phrases,
-                     names_a_kind)
+from .intent import (FACT_INTENTS, KINDED_INTENTS, asked_noun, fact_span, field_asked, field_of, holds,
+                     is_placeholder_only, named_phrases, names_a_kind)
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import fold, split_sentences, stem_tokens, words
@@ -46,7 +46,9 @@ def units_of(chunk: Chunk) -> list[tuple[int, int]]:
         if skip:
             skip = False
             continue
-        if (start, end) in headings or _repeats_title(text[start:end], chunk.meta.title):
+        if _repeats_title(text[start:end], chunk.meta.title):  # the title with the year under it is no answer
+            continue
+        if (start, end) in headings:
             nxt = lines[i + 1] if i + 1 < len(lines) else None
             if nxt is not None and nxt not in headings and nxt[1] - nxt[0] < SHORT_UNIT_CHARS and \
                     field_of(text[nxt[0]:nxt[1]]) is None:
@@ -141,8 +143,9 @@ class ExtractiveAnswerer:
     def _answer_hits(self, ctx: AnswerContext) -> list[Hit]:
         """The chunks whose sentences may be quoted: the top few, plus in a follow-up the passages
         the previous answer cited when retrieval found them at all."""
-        # A one-fact question may find its fact a little further down (a letterhead 'Dato:' line).
-        top = ctx.hits[:self.answer_hits + (2 if ctx.query.intent in FACT_INTENTS else 0)]
+        # When the kind of answer is recognisable (a date, a reason, a body), the sentence holding it
+        # may sit a little further down (a letterhead 'Dato:' line, the 'hvorfor' sentence after the intro).
+        top = ctx.hits[:self.answer_hits + (2 if ctx.query.intent in KINDED_INTENTS else 0)]
         cited = [h for h in ctx.hits[self.answer_hits:] if h.chunk.chunk_id in ctx.query.context]
         return top + cited
 

@@ -18,6 +18,8 @@ Intent = Literal["abbreviation", "document", "deadline", "when", "how_many", "wh
 # Intents whose answer is one fact that a sentence either holds or does not: a candidate answer
 # without it is not an answer (the answer check abstains), and the fact is put first.
 FACT_INTENTS: frozenset[str] = frozenset({"abbreviation", "document", "deadline", "when", "how_many", "named"})
+# Intents whose kind of answer ``holds`` recognises in a sentence (a fact, a reason, a body, a decision).
+KINDED_INTENTS: frozenset[str] = FACT_INTENTS | {"why", "who", "decision", "recommend"}
 
 _ABBREVIATION = re.compile(r"\b(står|stå)\s+(?:forkortelsen\s+)?(?P<a>[A-ZÆØÅ][A-ZÆØÅa-zæøå-]*[A-ZÆØÅ])\s+for\b|"
                            r"\bforkortelsen\s+(?P<b>[A-ZÆØÅ][\wæøå-]+)|"

@@ -78,3 +78,17 @@ def test_personal_data_is_neither_searched_nor_recorded(corpus_kb):
     record = answer_record(answer, "p", 1.0)
     assert "010190-1234" not in str(record) and "12345678" not in str(record)
     assert "[CPR]" in record["question"]
+
+
+def test_quotable_units_skip_the_title_but_keep_a_short_block_under_a_heading():
+    from kb.answer import units_of
+    from kb.types import Chunk, DocumentMeta
+
+    title = "Anmodning om fornyet behandling af central udmelding"
+    text = f"{title}\n\n2024\n\nLovgrundlag\nIngen.\n\nKommunerne skal afrapportere inden fristen i maj."
+    heading = text.index("Lovgrundlag")
+    chunk = Chunk(chunk_id="c", meta=DocumentMeta(doc_id="d", source="d.txt", title=title), text=text, section="",
+                  start=0, end=len(text), index=0, headings=((heading, heading + len("Lovgrundlag")),))
+    quoted = [text[s:e] for s, e in units_of(chunk)]
+    assert not any(title in q for q in quoted)
+    assert "Lovgrundlag\nIngen." in quoted and quoted[-1].startswith("Kommunerne skal")
