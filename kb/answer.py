@@ -262,16 +262,19 @@ class ExtractiveAnswerer:
         ctx.selected = [best] + sorted(chosen[1:], key=_reading_order)
 
     def _list_items(self, ctx: AnswerContext) -> Callable[[_Unit], list[_Unit]]:
-        """The units after a sentence that introduces a list: in its own passage, or at the start of
-        the document's next passage when a chunk boundary fell right after the introduction."""
+        """The units after a sentence that introduces a list: in its own passage and, while the list
+        runs to the end of it, the items that open the document's next passage (a chunk boundary
+        may fall anywhere in a list, even right after the introduction)."""
         def items(intro: _Unit) -> list[_Unit]:
             after = sorted((u for u in ctx.units if u.hit is intro.hit and u.start > intro.start), key=lambda u: u.start)
             following = self._by_position.get((intro.hit.chunk.meta.doc_id, intro.hit.chunk.index + 1))
-            if after or following is None:
+            if following is None or not all(_is_item(u) for u in after if _starts_line(u)):
                 return after
             hit = Hit(chunk=following, score=0.0)
-            return [_Unit(intro.hit_rank, hit, s, e) for s, e in units_of(following)
-                    if not is_placeholder_only(following.text[s:e])]
+            opening = [_Unit(intro.hit_rank, hit, s, e) for s, e in units_of(following)
+                       if not is_placeholder_only(following.text[s:e])]
+            cut = next((i for i, u in enumerate(opening) if _starts_line(u) and not _is_item(u)), len(opening))
+            return after + opening[:cut]
         return items
 
     def _refusal(self, ctx: AnswerContext, chunk: Chunk) -> str:
@@ -369,6 +372,19 @@ def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:
         if len(words & other_words) / max(min(len(words), len(other_words)), 1) > 0.8:
             return True
     return False
+
+
+_ITEM = re.compile(r"\s*(?:[-•*–]\s|\d{1,2}(?:\.\d{1,2})?[.)]?\s|\(?[a-zæøå]\)\s)")
+
+
+def _starts_line(unit: _Unit) -> bool:
+    before = unit.hit.chunk.text[:unit.start]
+    return not before.strip(" \t") or before.rstrip(" \t").endswith("\n")
+
+
+def _is_item(unit: _Unit) -> bool:
+    """A list item: '- …', '1) …', '2. …', '2.1 …', 'a) …'."""
+    return bool(_ITEM.match(unit.text))
 
 
 def _reading_order(unit: _Unit) -> tuple[int, int, int]:

@@ -165,3 +165,10 @@ def test_a_list_introduced_at_the_end_of_a_passage_is_quoted_with_its_items(corp
     # sentences on one line of a passage share one citation
     assert any(c.text.endswith("Herunder inddrage døgnbehandlingsindsatser?") and c.text.startswith("1)")
                for c in answer.citations), answer.text
+
+
+def test_a_list_that_runs_over_a_passage_boundary_is_quoted_to_its_end(corpus_kb):
+    answer = corpus_kb.ask("Hvilke temaer skulle kommunerne beskrive og komme med forslag til?")
+    items = [c.text.split(":")[0] for c in answer.citations if c.text[:2] in ("1.", "2.")]
+    assert items == ["1. Beskrivelse af aktuelle indsatser", "2. Forslag til fremadrettede indsatsmodeller"], answer.text
+    assert len({c.chunk_id for c in answer.citations}) >= 2
