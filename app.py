@@ -77,7 +77,8 @@ def render_sources(kb: KnowledgeBase, answer: Answer) -> str:
             for chunk in kb.neighbours(c.chunk_id) or []:
                 body = _e(chunk.text)
                 if chunk.chunk_id == c.chunk_id:
-                    body = f"<div class='kb-focus'>{body.replace(_e(c.text), f'<mark>{_e(c.text)}</mark>')}</div>"
+                    marked = f"<mark>{_quote(c.text, c.fact)}</mark>"
+                    body = f"<div class='kb-focus'>{body.replace(_e(c.text), marked, 1)}</div>"
                 doc_view.append(body)
             parts.append(
                 f"<div class='kb-source' data-citation='{c.number}'>"

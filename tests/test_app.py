@@ -164,3 +164,13 @@ def test_app_with_an_empty_store_says_to_ingest(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_the_asked_for_fact_is_highlighted_in_the_quote_and_in_the_document_view(corpus_kb):
+    from app import render_sources
+
+    answer = corpus_kb.ask("Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
+    html = render_sources(corpus_kb, answer)
+    quote, _, document_view = html.partition("Vis i dokumentet")
+    fact = "<mark class='kb-fact'>31. maj 2025</mark>"
+    assert fact in quote and fact in document_view
