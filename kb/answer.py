@@ -86,7 +86,10 @@ class ScoringWeights:
     context: float = 0.05  # bonus for a passage the previous answer cited, in a follow-up
     keep_ratio: float = 0.85  # further sentences are quoted when they score this share of the best
     echo: float = 0.15  # penalty for a sentence that only restates the question
-    rank: float = 0.02  # penalty per rank of the chunk the sentence comes from
+    # Penalty per rank of the chunk the sentence comes from. With z-score fusion the top chunk is more
+    # often the right one: on the dev sets 0 / 0.02 / 0.05 / 0.08 / 0.12 gave fact accuracy 0.887 / 0.873 /
+    # 0.873 / 0.887 / 0.859 and citation precision 0.581 / 0.631 / 0.673 / 0.724 / 0.739.
+    rank: float = 0.08
     # Share of the question's own topic words (IDF-weighted) the answer's passage must cover. Measured on
     # the dev sets, answerable questions reach down to 0.13 (paraphrases share few words), so this
     # only refuses passages that share nearly nothing; 'asked thing' and 'year' do the finer work.
