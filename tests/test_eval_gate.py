@@ -72,17 +72,24 @@ def test_floors_are_only_ever_raised():
         pytest.skip("not a git checkout")
     if len(shas) < 2:
         pytest.skip("no earlier version of the floors")
-    previous = json.loads(subprocess.run(["git", "show", f"{shas[1]}:evals/floors.json"], cwd=ROOT,
-                                         capture_output=True, text=True, check=True).stdout)["floors"]
-    current = load_floors()["floors"]
+    before = json.loads(subprocess.run(["git", "show", f"{shas[1]}:evals/floors.json"], cwd=ROOT,
+                                       capture_output=True, text=True, check=True).stdout)
+    now = load_floors()
+    _only_raised(before["floors"], now["floors"], "")
+    for kind, rules in before.get("kind_floors", {}).get("floors", {}).items():
+        assert kind in now.get("kind_floors", {}).get("floors", {}), f"floors for {kind} questions were removed"
+        _only_raised(rules, now["kind_floors"]["floors"][kind], f"{kind}: ")
+
+
+def _only_raised(previous: dict, current: dict, label: str) -> None:
     for name, rule in previous.items():
         if is_wall_clock(name):
             continue  # taken out of the gate on purpose: a busy machine is not a quality regression
-        assert name in current, f"floor {name} was removed"
+        assert name in current, f"{label}floor {name} was removed"
         if "min" in rule:
-            assert current[name]["min"] >= rule["min"], f"floor {name} was lowered"
+            assert current[name]["min"] >= rule["min"], f"{label}floor {name} was lowered"
         if "max" in rule:
-            assert current[name]["max"] <= rule["max"], f"ceiling {name} was raised"
+            assert current[name]["max"] <= rule["max"], f"{label}ceiling {name} was raised"
 
 
 def test_gate_has_no_wall_clock_floor(tmp_path):
