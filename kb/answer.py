@@ -67,9 +67,11 @@ def _is_link(text: str) -> bool:
 
 
 def _repeats_title(line: str, title: str) -> bool:
-    """A line that repeats (the start of) the document's title is a heading, whatever its markup."""
-    line, title = line.strip().rstrip(".").lower(), title.strip().lower()
-    return len(line) >= 15 and (title.startswith(line) or line.startswith(title))
+    """A line that repeats (the start of) the document's title is a heading, whatever its markup or
+    punctuation ('Afrapportering: …' as title, 'Afrapportering …' as the first line)."""
+    said, named = words(line), words(title)
+    shorter = min(len(said), len(named))
+    return len(" ".join(said)) >= 15 and shorter >= 2 and said[:shorter] == named[:shorter]
 
 
 @dataclass(frozen=True)

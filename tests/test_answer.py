@@ -91,4 +91,8 @@ def test_quotable_units_skip_the_title_but_keep_a_short_block_under_a_heading():
                   start=0, end=len(text), index=0, headings=((heading, heading + len("Lovgrundlag")),))
     quoted = [text[s:e] for s, e in units_of(chunk)]
     assert not any(title in q for q in quoted)
+    colon_title = Chunk(chunk_id="c", meta=DocumentMeta(doc_id="d", source="d.txt", title="Afrapportering: Sagen om X"),
+                        text="Afrapportering Sagen om X\n\nUdvalget godkendte afrapporteringen i maj.", section="",
+                        start=0, end=60, index=0)
+    assert [colon_title.text[s:e] for s, e in units_of(colon_title)] == ["Udvalget godkendte afrapporteringen i maj."]
     assert "Lovgrundlag\nIngen." in quoted and quoted[-1].startswith("Kommunerne skal")
