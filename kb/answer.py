@@ -313,7 +313,11 @@ class ExtractiveAnswerer:
 
     def _compose(self, ctx: AnswerContext) -> Answer:
         q = ctx.query
-        common = dict(question=q.question, hits=ctx.hits, language=q.language, confidence=ctx.confidence,
+        # A list continued into the next passage cites a chunk retrieval did not return: it joins the
+        # hits (after the ranked ones), so every citation can be traced to a passage in the record.
+        seen = {h.chunk.chunk_id for h in ctx.hits}
+        extra = list({u.hit.chunk.chunk_id: u.hit for u in ctx.selected if u.hit.chunk.chunk_id not in seen}.values())
+        common = dict(question=q.question, hits=ctx.hits + extra, language=q.language, confidence=ctx.confidence,
                       retrieval_query=q.text, signals=ctx.signals, intent=q.intent, follow_up=q.follow_up)
         if not ctx.selected:
             return Answer(text=msg("abstain", q.language), abstained=True, citations=[],

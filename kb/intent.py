@@ -151,14 +151,17 @@ def asked_noun(question: str) -> str:
 
 
 def names_a_kind(noun: str) -> bool:
-    """Whether the asked-for noun names a kind of answer ('hvilken dato', 'hvilke tal', 'hvilken
-    myndighed') rather than a thing: such a question is answered by an instance (a date, a number, a
-    body), so the passage need not repeat the word."""
+    """Whether the asked-for noun names a kind of answer rather than a thing: an instance ('hvilken
+    dato', 'hvilke tal', 'hvilken myndighed') or a description ('hvad er formålet med …', 'hvad er
+    baggrunden for …'). Such a question is answered by a date, a body or a few sentences that need
+    not repeat the word."""
     return bool(_KIND_NOUN.fullmatch(noun.lower()))
 
 
 _KIND_NOUN = re.compile(r"(dato|dag|måned|år|årstal|tidspunkt|tal|antal|beløb|type|slags|form|måde|myndighed|"
-                        r"instans|organisation|aktør|part|person|sted|dokument)(e|er|en|erne|et|ene)?")
+                        r"instans|organisation|aktør|part|person|sted|dokument|formål|baggrund|indhold|fokus|"
+                        r"status|rolle|opgave|ansvar|betydning|hensigt|idé|mål|konsekvens|forskel|sammenhæng|"
+                        r"hovedpunkt|pointe|budskab)(e|er|en|erne|et|ene)?")
 
 
 def named_phrases(question: str) -> list[str]:

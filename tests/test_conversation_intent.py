@@ -172,3 +172,4 @@ def test_a_list_that_runs_over_a_passage_boundary_is_quoted_to_its_end(corpus_kb
     items = [c.text.split(":")[0] for c in answer.citations if c.text[:2] in ("1.", "2.")]
     assert items == ["1. Beskrivelse af aktuelle indsatser", "2. Forslag til fremadrettede indsatsmodeller"], answer.text
     assert len({c.chunk_id for c in answer.citations}) >= 2
+    assert {c.chunk_id for c in answer.citations} <= {h.chunk.chunk_id for h in answer.hits}  # traceable in records
