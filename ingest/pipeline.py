@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.answer import units_of
 from kb.embeddings import CachedEmbeddings
 from kb.lexical import LexicalIndex
 from kb.store import VectorStore
 from kb.types import Chunk
+from kb.units import units_of
 
 from .catalog import document_meta, sidecar_path
 from .chunk import chunk_document

@@ -20,58 +20,17 @@ from .embeddings import CachedEmbeddings
 from .conversation import topic_words
 from .glossary import english_lookup
 from .intent import (FACT_INTENTS, KINDED_INTENTS, asked_noun, fact_span, field_asked, field_of, holds,
-                     is_placeholder_only, named_phrases, names_a_kind)
+                     named_phrases, names_a_kind)
 from .lexical import LexicalIndex
 from .messages import msg
-from .text import fold, split_sentences, stem_tokens, words
+from .text import fold, stem_tokens, words
 from .types import Answer, Chunk, Citation, Hit, Query
+from .units import quotable_units
 
-MIN_UNIT_CHARS = 12
-SHORT_UNIT_CHARS = 40
 MAX_ANSWER_CHARS = 900
 # e5 cosine similarities between a question and any Danish sentence rarely leave 0.72-0.92;
 # this maps that band onto 0..1 so it can be combined with lexical coverage.
 DENSE_FLOOR, DENSE_SPAN = 0.75, 0.15
-
-
-def units_of(chunk: Chunk) -> list[tuple[int, int]]:
-    """Quotable units of a chunk: sentences, list items and table rows. A heading is never quoted
-    alone, but a very short block under it is quoted with it ('Lovgrundlag' + 'Ingen.')."""
-    text = chunk.text
-    headings = set(chunk.headings)
-    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
-    units: list[tuple[int, int]] = []
-    skip = False
-    for i, (start, end) in enumerate(lines):
-        if skip:
-            skip = False
-            continue
-        if _repeats_title(text[start:end], chunk.meta.title):  # the title with the year under it is no answer
-            continue
-        if (start, end) in headings:
-            nxt = lines[i + 1] if i + 1 < len(lines) else None
-            if nxt is not None and nxt not in headings and nxt[1] - nxt[0] < SHORT_UNIT_CHARS and \
-                    field_of(text[nxt[0]:nxt[1]]) is None:
-                units.append((start, lines[i + 1][1]))
-                skip = True
-            continue
-        line = text[start:end]
-        units.extend((start + s, start + e) for s, e in split_sentences(line) if e - s >= MIN_UNIT_CHARS)
-    return units
-
-
-def _is_link(text: str) -> bool:
-    """A footnote that is only a web address ('¹ https://…') is a reference, never an answer."""
-    rest = re.sub(r"(?:https?://|www\.)\S+", " ", text)
-    return rest != text and len(re.findall(r"[^\W\d_]", rest)) < 3
-
-
-def _repeats_title(line: str, title: str) -> bool:
-    """A line that repeats (the start of) the document's title is a heading, whatever its markup or
-    punctuation ('Afrapportering: …' as title, 'Afrapportering …' as the first line)."""
-    said, named = words(line), words(title)
-    shorter = min(len(said), len(named))
-    return len(" ".join(said)) >= 15 and shorter >= 2 and said[:shorter] == named[:shorter]
 
 
 @dataclass(frozen=True)
@@ -156,8 +115,7 @@ class ExtractiveAnswerer:
 
     def _units(self, ctx: AnswerContext) -> None:
         for rank, hit in enumerate(self._answer_hits(ctx)):
-            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in units_of(hit.chunk)
-                             if not is_placeholder_only(hit.chunk.text[s:e]) and not _is_link(hit.chunk.text[s:e]))
+            ctx.units.extend(_Unit(rank, hit, s, e) for s, e in quotable_units(hit.chunk))
 
     def _coverage(self, query_stems: set[str], text: str | set[str]) -> float:
         """IDF-weighted share of the question's terms found in text (or its stems, when the caller
@@ -276,8 +234,7 @@ class ExtractiveAnswerer:
             if following is None or not all(_is_item(u) for u in after if _starts_line(u)):
                 return after
             hit = Hit(chunk=following, score=0.0)
-            opening = [_Unit(intro.hit_rank, hit, s, e) for s, e in units_of(following)
-                       if not is_placeholder_only(following.text[s:e])]
+            opening = [_Unit(intro.hit_rank, hit, s, e) for s, e in quotable_units(following)]
             cut = next((i for i, u in enumerate(opening) if _starts_line(u) and not _is_item(u)), len(opening))
             return after + opening[:cut]
         return items

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from ingest.pipeline import IngestReport, Manifest, ingest as run_ingest
 
 from .answer import ExtractiveAnswerer
 from .config import Settings
@@ -25,9 +26,6 @@ from .retrieve import HybridRetriever, Mode
 from .store import VectorStore
 from .text import detect_language
 from .types import Answer, Chunk, Query, SearchFilter, Turn
-
-if TYPE_CHECKING:
-    from ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +103,10 @@ class KnowledgeBase:
         return SpellingRepair(self.lexical)
 
     def ingest(self, paths: list[Path] | None = None,
-               progress: Callable[[int, int, str], None] | None = None) -> "IngestReport":
+               progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         """Ingest files or folders (default: the corpus folder) with this knowledge base's settings."""
-        from ingest.pipeline import Manifest, ingest
-
         s = self.settings
-        report = ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
+        report = run_ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
                         s.lexical_dir, s.chunk_size, s.chunk_min_size, s.lexical_tokens, s.ingest_lock_path,
                         **({"progress": progress} if progress else {}))
         self.reload()

@@ -81,7 +81,7 @@ def test_personal_data_is_neither_searched_nor_recorded(corpus_kb):
 
 
 def test_quotable_units_skip_the_title_but_keep_a_short_block_under_a_heading():
-    from kb.answer import units_of
+    from kb.units import units_of
     from kb.types import Chunk, DocumentMeta
 
     title = "Anmodning om fornyet behandling af central udmelding"
