@@ -16,10 +16,10 @@ from kb.feedback import FeedbackStore
 from kb.messages import msg
 from kb.privacy import contains_personal_data
 from kb.records import answer_record
-from kb.service import EmptyStoreError, KnowledgeBase, StoreBusyError
-from kb.store import StoreMismatchError
+from kb.errors import EmptyStoreError, KBError
+from kb.service import KnowledgeBase
 from kb.text import detect_language
-from kb.types import Answer, BadDateError, SearchFilter, Turn
+from kb.types import Answer, SearchFilter, Turn
 
 log = logging.getLogger("kb.app")
 
@@ -125,10 +125,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                                  "date_to": flt.date_to}
             if contains_personal_data(question):
                 text = f"{msg('personal_data', language)}\n\n{text}"
-        except BadDateError as exc:
-            text = msg("bad_date", language, value=exc.args[0])
-        except (EmptyStoreError, StoreBusyError) as exc:
-            text = str(exc)
+        except KBError as exc:
+            text = exc.in_language(language)
         except Exception:
             log.exception("Internal error while answering")  # the question is not logged: it may hold personal data
             text = msg("internal_error", language)
@@ -221,7 +219,7 @@ def main() -> None:
     settings = get_settings()
     try:
         kb = KnowledgeBase(settings)
-    except (StoreMismatchError, ValueError) as exc:  # a setting the operator must fix: say which
+    except KBError as exc:  # a setting the operator must fix: the message says which
         raise SystemExit(f"Chatten kan ikke starte: {exc}") from None
     if kb.store.count() == 0:
         log.warning("%s", msg("no_store"))

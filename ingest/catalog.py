@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from kb.dates import find_date
+from kb.errors import BadFileError
 from kb.types import CleanDocument, DocumentMeta
 
 from .load import SIDECAR_SUFFIX
@@ -49,13 +50,13 @@ def guess_meta(doc_id: str, source: str, doc: CleanDocument) -> DocumentMeta:
 
 
 def read_sidecar(path: Path) -> dict[str, str]:
-    """The sidecar's fields as strings; raises ValueError with the reason if it is malformed."""
+    """The sidecar's fields as strings; raises BadFileError with the reason if it is malformed."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValueError(f"metadatafil {path.name} kan ikke læses: {exc}") from exc
+        raise BadFileError(f"metadatafil {path.name} kan ikke læses: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"metadatafil {path.name} skal være en YAML-ordbog")
+        raise BadFileError(f"metadatafil {path.name} skal være en YAML-ordbog")
     out = {}
     for key in FIELDS:
         value = data.get(key)

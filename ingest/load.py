@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from kb.errors import BadFileError
 from kb.types import RawDocument
 
 
-class LoadError(Exception):
-    """A file that cannot be read as a document; the message says why."""
+class LoadError(BadFileError):
+    """A file the loaders cannot read as a document; the message says why."""
 
 
 SIDECAR_SUFFIX = ".meta.yaml"

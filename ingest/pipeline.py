@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.embeddings import CachedEmbeddings
+from kb.errors import BadFileError
 from kb.lexical import LexicalIndex
 from kb.store import VectorStore
 from kb.types import Chunk
@@ -184,7 +185,7 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
             continue
         try:
             chunks = prepare(item, chunk_size, min_size)
-        except (LoadError, ValueError) as exc:
+        except BadFileError as exc:  # an expected, reported problem with this file; anything else is a bug
             report.failed.append((str(item.path), str(exc)))
             log.warning("Springer over %s: %s", item.path, exc)
             continue

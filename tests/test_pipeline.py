@@ -64,6 +64,32 @@ def test_broken_files_are_reported_and_skipped(tmp_path, corpus_copy):
     assert len(report.added) == 5 and len(_chunk_sources(kb)) == 5
 
 
+def test_a_bug_in_a_stage_surfaces_as_a_bug_not_as_a_bad_file(tmp_path, corpus_copy, monkeypatch):
+    """Only expected file problems (BadFileError) are reported and skipped; a ValueError from the
+    cleaner is a bug and stops the ingest with its traceback."""
+    import pytest
+
+    import ingest.pipeline
+
+    def broken_clean(text):
+        raise ValueError("a bug in the cleaner")
+
+    monkeypatch.setattr(ingest.pipeline, "clean", broken_clean)
+    with pytest.raises(ValueError, match="a bug in the cleaner"):
+        run_ingest(_kb(tmp_path))
+
+
+def test_every_product_error_is_a_user_facing_kb_error():
+    from ingest.load import LoadError
+    from kb import errors
+
+    family = [LoadError, errors.BadFileError, errors.BadDateError, errors.ConfigError, errors.EmptyStoreError,
+              errors.StoreBusyError, errors.StoreMismatchError]
+    assert all(issubclass(e, errors.KBError) for e in family)
+    assert "2025-13-45" in str(errors.BadDateError("2025-13-45")) and "cannot" in \
+        errors.BadDateError("x").in_language("en")
+
+
 def test_cli_ingest_reports_failures_in_summary_and_exit_status(tmp_path, corpus_copy, monkeypatch):
     from kb import cli
     from kb.config import get_settings
@@ -88,7 +114,7 @@ def test_questions_during_an_ingest_get_a_busy_message(corpus_kb, tmp_path):
 
     import pytest
 
-    from kb.service import StoreBusyError
+    from kb.errors import StoreBusyError
 
     lock = corpus_kb.settings.ingest_lock_path
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
