@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from kb.embeddings import CachedEmbeddings
 from kb.errors import BadFileError
 from kb.lexical import LexicalIndex
-from kb.store import VectorStore
+from kb.store import VectorStore, WriterLock
 from kb.types import Chunk
 from kb.units import units_of
 
@@ -30,17 +29,10 @@ from .load import LoadError, is_document, load
 log = logging.getLogger(__name__)
 
 
-def _code_version() -> str:
-    """A hash of the ingest code: when cleaning or chunking changes, every file is re-chunked
-    (the embedding cache keeps that cheap for text that did not change)."""
-    digest = hashlib.sha256()
-    here = Path(__file__).parent
-    # types.py defines the embedded text, answer.py the cached sentence units, text.py and lexical.py
-    # the lexical tokens.
-    for path in [here / n for n in ("load.py", "clean.py", "chunk.py", "catalog.py")] + \
-            [here.parent / "kb" / n for n in ("types.py", "answer.py", "text.py", "lexical.py")]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+# The format of what ingest writes: bump it whenever loading, cleaning, chunking, a chunk's embedded
+# text, the quotable units or the lexical tokens change, and every file is re-chunked on the next
+# ingest (the embedding cache keeps that cheap for text that did not change).
+INGEST_FORMAT = "2026-11-30.1"
 
 
 @dataclass
@@ -118,16 +110,12 @@ def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, 
            lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str = "char4",
            lock: Path | None = None,
            progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
-    """Run one ingest while holding a lock file (default: beside the manifest), so a running chat
-    can tell its users that the knowledge base is being updated instead of answering from half an index."""
-    lock = lock or manifest.path.parent / "ingest.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(str(os.getpid()))
-    try:
+    """Run one ingest while holding the store's writer lock (default: beside the manifest): a second
+    ingest is refused, and a running chat tells its users that the knowledge base is being updated
+    instead of answering from half an index."""
+    with WriterLock(lock or manifest.path.parent / "ingest.lock").hold():
         return _ingest(paths, store, embeddings, manifest, lexical_dir, chunk_size, min_size, lexical_tokens,
                        progress)
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 @dataclass
@@ -166,7 +154,7 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     started = time.perf_counter()
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused
-    fingerprint = f"{_code_version()}:{chunk_size}:{min_size}:{embeddings.model_id}"
+    fingerprint = f"{INGEST_FORMAT}:{chunk_size}:{min_size}:{embeddings.model_id}"
     discovered = discover(paths)
     seen: set[str] = set()
     batch: list[_Pending] = []
@@ -206,7 +194,7 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
             report.removed.append(entry["source"])
     manifest.save()
     progress(len(discovered), len(discovered), "")
-    if report.changed or not (lexical_dir / "chunks.json").exists():
+    if report.changed or not LexicalIndex.exists(lexical_dir):
         LexicalIndex.build(list(store.iter_chunks()), lexical_tokens).save(lexical_dir)
     report.embedded = embeddings.computed - computed0
     report.embeddings_reused = embeddings.reused - reused0

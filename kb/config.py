@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     embedding_threads: int | None = None
     allow_downloads: bool = False  # hub names for models need this and network access
     embedding_cache: Path | None = None  # default: DATA_DIR/embedding_cache.sqlite
+    model_cache: Path | None = None  # converted packaged models; default: DATA_DIR/models
 
     # Chunking (characters). 600 measured best of 400/600/800/1000/1200 on the 85 questions
     # (evals/reports/chunk-sizes.md: MRR@10 0.745 / 0.830 / 0.781 / 0.793 / 0.800).
@@ -90,7 +91,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache or self.data_dir / "models"
 
     @property
     def feedback_path(self) -> Path:

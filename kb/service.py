@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from ingest.pipeline import IngestReport, Manifest, ingest as run_ingest
@@ -24,28 +22,11 @@ from .intent import SEARCH_HINTS, classify
 from .query import SpellingRepair
 from .rerank import build_reranker
 from .retrieve import HybridRetriever, Mode
-from .store import VectorStore
+from .store import VectorStore, WriterLock
 from .text import detect_language
 from .types import Answer, Chunk, Query, SearchFilter, Turn
 
 log = logging.getLogger(__name__)
-
-
-def ingest_running(lock: Path) -> bool:
-    """True while another process holds the ingest lock (a stale lock from a dead process is ignored)."""
-    try:
-        pid = int(lock.read_text().strip() or 0)
-    except (OSError, ValueError):
-        return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != os.getpid()
 
 
 @dataclass
@@ -58,6 +39,16 @@ class DocumentInfo:
     chunks: int
 
 
+@dataclass
+class _Indexes:
+    """What is derived from the store: built together, dropped together after an ingest."""
+    lexical: LexicalIndex
+    retriever: HybridRetriever
+    answerer: ExtractiveAnswerer
+    spelling: SpellingRepair
+    stamp: float  # LexicalIndex.stamp() when built: another process's ingest changes it
+
+
 class KnowledgeBase:
     def __init__(self, settings: Settings, embeddings: CachedEmbeddings | None = None,
                  store: VectorStore | None = None, mode: Mode = "hybrid", condenser: Condenser = resolve) -> None:
@@ -66,34 +57,47 @@ class KnowledgeBase:
         self.store = store or VectorStore(settings, self.embeddings)
         self.mode = mode
         self.condenser = condenser
+        self._indexes: _Indexes | None = None
 
-    @cached_property
+    @property
+    def indexes(self) -> "_Indexes":
+        """The parts derived from the store, built on first use and again after ``invalidate()``."""
+        if self._indexes is None:
+            self._indexes = self._build_indexes()
+        return self._indexes
+
+    @property
     def lexical(self) -> LexicalIndex:
-        self._lexical_mtime = self._lexical_stamp()
-        index = LexicalIndex.load(self.settings.lexical_dir)
-        if index is None or index.tokens != self.settings.lexical_tokens:
+        return self.indexes.lexical
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self.indexes.retriever
+
+    @property
+    def answerer(self) -> ExtractiveAnswerer:
+        return self.indexes.answerer
+
+    @property
+    def spelling(self) -> SpellingRepair:
+        return self.indexes.spelling
+
+    def _build_indexes(self) -> "_Indexes":
+        s = self.settings
+        stamp = LexicalIndex.stamp(s.lexical_dir)
+        lexical = LexicalIndex.load(s.lexical_dir)
+        if lexical is None or lexical.tokens != s.lexical_tokens:
             if self.store.count() == 0:
                 raise EmptyStoreError(msg("no_store"))
-            index = LexicalIndex.build(list(self.store.iter_chunks()), self.settings.lexical_tokens)
-            index.save(self.settings.lexical_dir)
-        return index
-
-    @cached_property
-    def retriever(self) -> HybridRetriever:
-        s = self.settings
+            lexical = LexicalIndex.build(list(self.store.iter_chunks()), s.lexical_tokens)
+            lexical.save(s.lexical_dir)
+            stamp = LexicalIndex.stamp(s.lexical_dir)
         reranker = build_reranker(s.reranker_model, s.rerank_top_n, s.allow_downloads)
-        return HybridRetriever(self.store, self.lexical, reranker, candidates=s.candidates, rrf_k=s.rrf_k,
-                               mode=self.mode, dense_weight=s.dense_weight, fusion=s.fusion)
-
-    @cached_property
-    def answerer(self) -> ExtractiveAnswerer:
-        s = self.settings
-        return ExtractiveAnswerer(self.embeddings, self.lexical, s.answer_hits, s.max_answer_sentences,
-                                  s.abstain_threshold)
-
-    @cached_property
-    def spelling(self) -> SpellingRepair:
-        return SpellingRepair(self.lexical)
+        retriever = HybridRetriever(self.store, lexical, reranker, candidates=s.candidates, rrf_k=s.rrf_k,
+                                    mode=self.mode, dense_weight=s.dense_weight, fusion=s.fusion)
+        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer_hits, s.max_answer_sentences,
+                                      s.abstain_threshold)
+        return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical), stamp)
 
     def ingest(self, paths: list[Path] | None = None,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
@@ -102,31 +106,26 @@ class KnowledgeBase:
         report = run_ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
                         s.lexical_dir, s.chunk_size, s.chunk_min_size, s.lexical_tokens, s.ingest_lock_path,
                         **({"progress": progress} if progress else {}))
-        self.reload()
+        self.invalidate()
         return report
 
-    def reload(self) -> None:
-        """Forget derived indexes after an ingest so the next question sees the new documents."""
-        for name in ("lexical", "retriever", "answerer", "spelling"):
-            self.__dict__.pop(name, None)
-
-    def _lexical_stamp(self) -> float:
-        path = self.settings.lexical_dir / "chunks.json"
-        return path.stat().st_mtime if path.exists() else 0.0
+    def invalidate(self) -> None:
+        """Forget the derived indexes (after an ingest) so the next question sees the new documents."""
+        self._indexes = None
 
     def warm_up(self) -> None:
         """Build the derived indexes now (at start-up) rather than on the first question."""
-        _ = self.retriever, self.answerer, self.spelling
+        _ = self.indexes
 
     def ensure_ready(self, language: str = "da") -> None:
         """Raise a user-facing error while the store is empty or being re-ingested; pick up the result
         of an ingest run by another process (the chat keeps serving across `kb ingest`)."""
-        if ingest_running(self.settings.ingest_lock_path):
+        if WriterLock(self.settings.ingest_lock_path).held_elsewhere():
             raise StoreBusyError(msg("store_busy", language))
         if self.store.count() == 0:
             raise EmptyStoreError(msg("no_store", language))
-        if "lexical" in self.__dict__ and self._lexical_stamp() != self._lexical_mtime:
-            self.reload()
+        if self._indexes is not None and LexicalIndex.stamp(self.settings.lexical_dir) != self._indexes.stamp:
+            self.invalidate()
 
     def validate(self, question: str) -> str | None:
         """A message for a question that cannot be asked as typed, else None."""

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock, Timeout
 from langchain_chroma import Chroma
 
 from .config import Settings
 from .embeddings import CachedEmbeddings
-from .errors import StoreMismatchError
-from .types import Chunk, SearchFilter
+from .errors import StoreBusyError, StoreMismatchError
+from .messages import msg
+from .types import Chunk, SearchFilter, date_bound
 
 
 def make_client(settings: Settings) -> chromadb.ClientAPI:
@@ -21,30 +25,60 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
+class WriterLock:
+    """One writer at a time: an ingest holds this operating-system file lock while it rewrites the
+    store, so a second ingest is refused and the chat can tell its users to wait. The lock dies with
+    its process, so a killed ingest leaves nothing stale behind."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = FileLock(str(path))
+
+    def held_elsewhere(self) -> bool:
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        self._lock.release()
+        return False
+
+    @contextmanager
+    def hold(self, wait: float = 5.0) -> Iterator[None]:
+        """Hold the lock for the block; ``wait`` covers a reader checking it at the same moment."""
+        try:
+            self._lock.acquire(timeout=wait)
+        except Timeout:
+            raise StoreBusyError(msg("ingest_running")) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
 class VectorStore:
     def __init__(self, settings: Settings, embeddings: CachedEmbeddings,
                  client: chromadb.ClientAPI | None = None) -> None:
         self.embeddings = embeddings
         self.location = (f"chroma://{settings.chroma_host}:{settings.chroma_port}/{settings.collection}"
                          if settings.chroma_host else str(settings.chroma_dir.resolve()))
-        self._lc = Chroma(
-            collection_name=settings.collection,
-            embedding_function=embeddings,
-            client=client or make_client(settings),
-            collection_metadata={"embedding_model": embeddings.model_id, "dimension": embeddings.dimension},
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        self._client, self._name = client or make_client(settings), settings.collection
+        self._spec = dict(metadata={"embedding_model": embeddings.model_id, "dimension": embeddings.dimension},
+                          configuration={"hnsw": {"space": "cosine"}})
+        # langchain-chroma's add_texts embeds the stored text itself; we embed a contextualised version
+        # (title and section + passage), so writes go through our own handle on the same collection.
+        self._collection = self._open()
+        self._lc = Chroma(collection_name=self._name, embedding_function=embeddings, client=self._client,
+                          collection_metadata=self._spec["metadata"],
+                          collection_configuration=self._spec["configuration"])
         built_with = (self._collection.metadata or {}).get("embedding_model")
         if built_with and built_with != embeddings.model_id:
             raise StoreMismatchError(
                 f"Vidensbasen er bygget med modellen {built_with!r}, men {embeddings.model_id!r} er valgt. "
                 "Byg den igen med: kb ingest --rebuild")
 
-    @property
-    def _collection(self):
-        # langchain-chroma's add_texts embeds the stored text itself; we embed a contextualised
-        # version (title and section + passage), so writes go to the collection directly.
-        return self._lc._collection
+    def _open(self) -> chromadb.Collection:
+        return self._client.get_or_create_collection(name=self._name, embedding_function=None, **self._spec)
 
     def count(self) -> int:
         return self._collection.count()
@@ -74,8 +108,23 @@ class VectorStore:
         k = min(k, self.count())
         if k <= 0:
             return []
-        results = self._lc.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=flt.chroma_where())
+        results = self._lc.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=_where(flt))
         return [(Chunk.from_store(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
 
     def reset(self) -> None:
         self._lc.reset_collection()
+        self._collection = self._open()
+
+
+def _where(flt: SearchFilter) -> dict | None:
+    """The filter in Chroma's where-syntax; dates compare as YYYYMMDD numbers ('date_num')."""
+    clauses: list[dict] = []
+    if flt.doc_types:
+        clauses.append({"doc_type": {"$in": list(flt.doc_types)}})
+    if flt.date_from:
+        clauses.append({"date_num": {"$gte": date_bound(flt.date_from, low=True)}})
+    if flt.date_to:
+        clauses.append({"date_num": {"$lte": date_bound(flt.date_to, low=False)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

