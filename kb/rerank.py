@@ -47,7 +47,7 @@ class CrossEncoderReranker:
         with self._lock:
             scores = self._model.predict([(query, h.chunk.text) for h in head], convert_to_numpy=True)
         latency_ms = (time.perf_counter() - started) * 1000
-        for hit, score in zip(head, scores):
+        for hit, score in zip(head, scores, strict=True):
             hit.scores["rerank"] = float(score)
             hit.scores["rerank_ms"] = latency_ms
         return sorted(head, key=lambda h: -h.scores["rerank"]) + tail

@@ -7,18 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.pipeline import IngestReport, Manifest, ingest as run_ingest
+from ingest.pipeline import IngestReport, Manifest
+from ingest.pipeline import ingest as run_ingest
 
+from . import privacy
 from .answer import ExtractiveAnswerer
 from .config import Settings
+from .conversation import Condenser, resolve
 from .embeddings import CachedEmbeddings, build_embeddings
 from .errors import EmptyStoreError, StoreBusyError
 from .glossary import danish_terms
-from .lexical import LexicalIndex
-from . import privacy
-from .messages import msg
-from .conversation import Condenser, resolve
 from .intent import SEARCH_HINTS, classify
+from .lexical import LexicalIndex
+from .messages import msg
 from .query import SpellingRepair
 from .rerank import build_reranker
 from .retrieve import HybridRetriever, Mode

@@ -97,7 +97,7 @@ class VectorStore:
         offset = 0
         while True:
             got = self._lc.get(limit=batch, offset=offset, include=["documents", "metadatas"])
-            for cid, text, md in zip(got["ids"], got["documents"], got["metadatas"]):
+            for cid, text, md in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 yield Chunk.from_store(cid, text, md or {})
             if len(got["ids"]) < batch:
                 return

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the project with its test dependencies (and Debian's Chromium for the browser test),
-# run the whole test suite, then the eval gate (the dev set against evals/floors.json).
+# lint (ruff), run the whole test suite, then the eval gate (the dev set against evals/floors.json).
 source "$(dirname "$0")/_venv.sh"
 install_project "[test]"
 if ! command -v chromium >/dev/null 2>&1; then
@@ -12,5 +12,6 @@ if ! command -v chromium >/dev/null 2>&1; then
          "Install it with: sudo apt-get install chromium" >&2
   fi
 fi
+.venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"
 .venv/bin/kb eval gate

@@ -81,8 +81,8 @@ def test_personal_data_is_neither_searched_nor_recorded(corpus_kb):
 
 
 def test_quotable_units_skip_the_title_but_keep_a_short_block_under_a_heading():
-    from kb.units import units_of
     from kb.types import Chunk, DocumentMeta
+    from kb.units import units_of
 
     title = "Anmodning om fornyet behandling af central udmelding"
     text = f"{title}\n\n2024\n\nLovgrundlag\nIngen.\n\nKommunerne skal afrapportere inden fristen i maj."

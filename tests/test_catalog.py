@@ -1,8 +1,8 @@
 import logging
 
 from ingest.catalog import document_meta, guess_meta
-from kb.dates import find_date
 from ingest.clean import clean
+from kb.dates import find_date
 
 
 def test_find_date_prefers_the_dato_label_and_understands_danish_months():

@@ -2,8 +2,16 @@
 import pytest
 
 from kb.conversation import refers_back, resolve
-from kb.intent import (asked_noun, classify, fact_span, holds, is_placeholder_only, named_phrases, names_a_kind,
-                       quantities)
+from kb.intent import (
+    asked_noun,
+    classify,
+    fact_span,
+    holds,
+    is_placeholder_only,
+    named_phrases,
+    names_a_kind,
+    quantities,
+)
 from kb.types import Turn
 
 

@@ -35,9 +35,9 @@ def test_docx_keeps_headings_lists_and_tables(tmp_path):
     document.add_paragraph("Kvinderne er kendetegnet ved følgende:")
     document.add_paragraph("De er gravide", style="List Bullet")
     table = document.add_table(rows=2, cols=3)
-    for cell, text in zip(table.rows[0].cells, ["", "2018", "2019"]):
+    for cell, text in zip(table.rows[0].cells, ["", "2018", "2019"], strict=True):
         cell.text = text
-    for cell, text in zip(table.rows[1].cells, ["Antal visiterede", "4", "7"]):
+    for cell, text in zip(table.rows[1].cells, ["Antal visiterede", "4", "7"], strict=True):
         cell.text = text
     path = tmp_path / "skema.docx"
     document.save(str(path))

