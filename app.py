@@ -9,6 +9,9 @@ import html
 import logging
 from collections.abc import Iterator
 
+from kb.offline import ensure_offline
+
+ensure_offline()  # before Gradio and the model libraries read them: this chat never phones home
 import gradio as gr
 
 from kb.config import Settings, get_settings
@@ -150,7 +153,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         feedback_id = feedback.add(
             rating, record.get("question", ""), record.get("answer", ""), record.get("citations", []),
             {"filters": record.get("filters", {}), "model": kb.embeddings.model_id,
-             "abstain_threshold": settings.abstain_threshold, "chunk_size": settings.chunk_size,
+             "abstain_threshold": settings.answer.abstain_threshold, "chunk_size": settings.ingest.chunk_size,
              "confidence": record.get("confidence")})
         return ("Tak for din vurdering. Skriv gerne en kommentar nedenfor." if rating > 0
                 else "Tak. Skriv gerne, hvad der var galt med svaret."), feedback_id
@@ -177,7 +180,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                     chatbot = gr.Chatbot(label="Samtale", height=460, elem_id="kb-chat",
                                          feedback_options=("Like", "Dislike"))
                     question = gr.Textbox(label="Dit spørgsmål", elem_id="kb-question", lines=1,
-                                          max_length=settings.max_question_chars * 2,
+                                          max_length=settings.answer.max_question_chars * 2,
                                           placeholder="Fx: Hvornår skal afrapporteringen sendes?")
                     with gr.Row():
                         ask_button = gr.Button("Spørg", variant="primary", elem_id="kb-ask")
@@ -203,8 +206,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
 
         inputs = [question, chatbot, records, turns, types, date_from, date_to]
         outputs = [question, chatbot, records, turns, sources, sources_data]
-        question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=settings.app_concurrency)
-        ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=settings.app_concurrency)
+        question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=settings.app.app_concurrency)
+        ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=settings.app.app_concurrency)
         chatbot.like(on_like, [records], [feedback_status, last_feedback], api_name=False)
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
         clear_button.click(clear, None, [chatbot, records, turns, sources, sources_data, last_feedback, feedback_status],
@@ -226,8 +229,8 @@ def main() -> None:
     else:
         kb.warm_up()
     demo = build_app(kb, settings, FeedbackStore(settings.feedback_path))
-    demo.queue(default_concurrency_limit=settings.app_concurrency)
-    demo.launch(server_name=settings.app_host, server_port=settings.app_port, show_error=False, css=CSS)
+    demo.queue(default_concurrency_limit=settings.app.app_concurrency)
+    demo.launch(server_name=settings.app.app_host, server_port=settings.app.app_port, show_error=False, css=CSS)
 
 
 if __name__ == "__main__":

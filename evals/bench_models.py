@@ -68,7 +68,7 @@ def main() -> None:
         load_s = time.perf_counter() - started
         tmp = Path(tempfile.mkdtemp(prefix="kb-bench-models-"))
         try:
-            settings = base.model_copy(update={"data_dir": tmp})
+            settings = base.override(data_dir=tmp)
             kb = KnowledgeBase(settings, embeddings=CachedEmbeddings(embedder, tmp / "cache.sqlite"))
             kb.ingest([base.corpus_dir])
             if not texts:

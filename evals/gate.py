@@ -81,7 +81,7 @@ def run_gate(settings: Settings, floors_path: Path = FLOORS, kb: KnowledgeBase |
     tmp = None
     if kb is None:
         tmp = Path(tempfile.mkdtemp(prefix="kb-gate-"))
-        kb = KnowledgeBase(settings.model_copy(update={"data_dir": tmp, "embedding_cache": settings.embedding_cache_path}))
+        kb = KnowledgeBase(settings.override(data_dir=tmp, embedding_cache=settings.embedding_cache_path))
         kb.ingest([settings.corpus_dir])
     try:
         metrics = evaluate(questions, run_questions(kb, questions)).metrics

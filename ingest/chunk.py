@@ -84,7 +84,7 @@ def _pack(spans: list[tuple[int, int]], size: int, min_size: int) -> list[tuple[
     return groups
 
 
-def chunk_document(meta: DocumentMeta, doc: CleanDocument, size: int = 800, min_size: int = 200) -> list[Chunk]:
+def chunk_document(meta: DocumentMeta, doc: CleanDocument, size: int, min_size: int) -> list[Chunk]:
     chunks: list[Chunk] = []
     heading_spans = [(b.start, b.end) for b in doc.blocks if b.kind == "heading"]
     for section in _merge_small(_sections(doc, size), min_size):

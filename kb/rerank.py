@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from .config import RetrievalSettings
 from .errors import ConfigError
+from .offline import ensure_offline
 from .types import Hit
 
 
@@ -32,6 +34,7 @@ class CrossEncoderReranker:
     below them. Each reranked hit records its score and the stage's latency in ``scores``."""
 
     def __init__(self, name_or_path: str, top_n: int = 20, allow_download: bool = False) -> None:
+        ensure_offline()
         from sentence_transformers import CrossEncoder
 
         self.name = name_or_path
@@ -53,7 +56,8 @@ class CrossEncoderReranker:
         return sorted(head, key=lambda h: -h.scores["rerank"]) + tail
 
 
-def build_reranker(name_or_path: str, top_n: int = 20, allow_download: bool = False) -> Reranker:
+def build_reranker(settings: RetrievalSettings, allow_download: bool) -> Reranker:
+    name_or_path, top_n = settings.reranker_model, settings.rerank_top_n
     if not name_or_path or name_or_path == "none":
         return NoReranker()
     if not Path(name_or_path).expanduser().is_dir() and not allow_download:

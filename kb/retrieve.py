@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from .config import RetrievalSettings
 from .lexical import LexicalIndex
 from .rerank import Reranker
 from .store import VectorStore
@@ -73,11 +74,12 @@ def zscore_fusion(rankings: Rankings, weights: dict[str, float] | None = None) -
 
 
 class HybridRetriever:
-    def __init__(self, store: VectorStore, lexical: LexicalIndex, reranker: Reranker, *,
-                 candidates: int, rrf_k: int, mode: Mode, dense_weight: float, fusion: Fusion) -> None:
+    def __init__(self, store: VectorStore, lexical: LexicalIndex, reranker: Reranker, settings: RetrievalSettings,
+                 mode: Mode = "hybrid") -> None:
         self.store, self.lexical, self.reranker = store, lexical, reranker
-        self.candidates, self.rrf_k, self.mode, self.dense_weight = candidates, rrf_k, mode, dense_weight
-        self.fusion = fusion
+        self.candidates, self.rrf_k, self.dense_weight = settings.candidates, settings.rrf_k, settings.dense_weight
+        self.fusion: Fusion = settings.fusion
+        self.mode = mode
 
     def retrieve(self, text: str, vector: list[float] | None, k: int,
                  flt: SearchFilter = SearchFilter()) -> list[Hit]:

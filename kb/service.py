@@ -54,8 +54,9 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, embeddings: CachedEmbeddings | None = None,
                  store: VectorStore | None = None, mode: Mode = "hybrid", condenser: Condenser = resolve) -> None:
         self.settings = settings
-        self.embeddings = embeddings or build_embeddings(settings)
-        self.store = store or VectorStore(settings, self.embeddings)
+        self.embeddings = embeddings or build_embeddings(settings.embedding, settings.models_dir,
+                                                         settings.embedding_cache_path)
+        self.store = store or VectorStore(settings.store, settings.chroma_dir, self.embeddings)
         self.mode = mode
         self.condenser = condenser
         self._indexes: _Indexes | None = None
@@ -87,17 +88,15 @@ class KnowledgeBase:
         s = self.settings
         stamp = LexicalIndex.stamp(s.lexical_dir)
         lexical = LexicalIndex.load(s.lexical_dir)
-        if lexical is None or lexical.tokens != s.lexical_tokens:
+        if lexical is None or lexical.tokens != s.retrieval.lexical_tokens:
             if self.store.count() == 0:
                 raise EmptyStoreError(msg("no_store"))
-            lexical = LexicalIndex.build(list(self.store.iter_chunks()), s.lexical_tokens)
+            lexical = LexicalIndex.build(list(self.store.iter_chunks()), s.retrieval.lexical_tokens)
             lexical.save(s.lexical_dir)
             stamp = LexicalIndex.stamp(s.lexical_dir)
-        reranker = build_reranker(s.reranker_model, s.rerank_top_n, s.allow_downloads)
-        retriever = HybridRetriever(self.store, lexical, reranker, candidates=s.candidates, rrf_k=s.rrf_k,
-                                    mode=self.mode, dense_weight=s.dense_weight, fusion=s.fusion)
-        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer_hits, s.max_answer_sentences,
-                                      s.abstain_threshold)
+        reranker = build_reranker(s.retrieval, s.embedding.allow_downloads)
+        retriever = HybridRetriever(self.store, lexical, reranker, s.retrieval, self.mode)
+        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer)
         return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical), stamp)
 
     def ingest(self, paths: list[Path] | None = None,
@@ -105,8 +104,8 @@ class KnowledgeBase:
         """Ingest files or folders (default: the corpus folder) with this knowledge base's settings."""
         s = self.settings
         report = run_ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
-                        s.lexical_dir, s.chunk_size, s.chunk_min_size, s.lexical_tokens, s.ingest_lock_path,
-                        **({"progress": progress} if progress else {}))
+                            lexical_dir=s.lexical_dir, chunking=s.ingest, lexical_tokens=s.retrieval.lexical_tokens,
+                            lock=s.ingest_lock_path, **({"progress": progress} if progress else {}))
         self.invalidate()
         return report
 
@@ -133,8 +132,8 @@ class KnowledgeBase:
         language = detect_language(question)
         if not question or not question.strip():
             return msg("empty", language)
-        if len(question) > self.settings.max_question_chars:
-            return msg("too_long", language, n=len(question), limit=self.settings.max_question_chars)
+        if len(question) > self.settings.answer.max_question_chars:
+            return msg("too_long", language, n=len(question), limit=self.settings.answer.max_question_chars)
         return None
 
     def ask(self, question: str, history: list[str] | list[Turn] | None = None,
@@ -159,7 +158,7 @@ class KnowledgeBase:
         vector = self.embeddings.embed_query(text)
         query = Query(question=question, text=text, focus=searched, language=language, vector=tuple(vector),
                       intent=intent, follow_up=resolution.follow_up, context=resolution.context)
-        hits = self.retriever.retrieve(text, vector, max(k or self.settings.top_k, self.settings.answer_hits), flt)
+        hits = self.retriever.retrieve(text, vector, max(k or self.settings.retrieval.top_k, self.settings.answer.answer_hits), flt)
         if not hits and not flt.is_empty():
             note = msg("no_filter_match", language)
             return Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,

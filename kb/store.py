@@ -10,19 +10,19 @@ from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 from langchain_chroma import Chroma
 
-from .config import Settings
+from .config import StoreSettings
 from .embeddings import CachedEmbeddings
 from .errors import StoreBusyError, StoreMismatchError
 from .messages import msg
 from .types import Chunk, SearchFilter, date_bound
 
 
-def make_client(settings: Settings) -> chromadb.ClientAPI:
+def make_client(settings: StoreSettings, chroma_dir: Path) -> chromadb.ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(chroma_dir), settings=chroma_settings)
 
 
 class WriterLock:
@@ -57,12 +57,12 @@ class WriterLock:
 
 
 class VectorStore:
-    def __init__(self, settings: Settings, embeddings: CachedEmbeddings,
+    def __init__(self, settings: StoreSettings, chroma_dir: Path, embeddings: CachedEmbeddings,
                  client: chromadb.ClientAPI | None = None) -> None:
         self.embeddings = embeddings
         self.location = (f"chroma://{settings.chroma_host}:{settings.chroma_port}/{settings.collection}"
-                         if settings.chroma_host else str(settings.chroma_dir.resolve()))
-        self._client, self._name = client or make_client(settings), settings.collection
+                         if settings.chroma_host else str(chroma_dir.resolve()))
+        self._client, self._name = client or make_client(settings, chroma_dir), settings.collection
         self._spec = dict(metadata={"embedding_model": embeddings.model_id, "dimension": embeddings.dimension},
                           configuration={"hnsw": {"space": "cosine"}})
         # langchain-chroma's add_texts embeds the stored text itself; we embed a contextualised version

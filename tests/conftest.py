@@ -10,6 +10,7 @@ import pytest
 
 from ingest.pipeline import IngestReport
 from kb.config import Settings
+from kb.embeddings import CachedEmbeddings
 from kb.service import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +19,7 @@ SHARED = ROOT.parent / "shared"
 
 
 def make_settings(tmp: Path, **overrides) -> Settings:
-    return Settings(data_dir=tmp / "data", corpus_dir=tmp / "corpus", **overrides)
+    return Settings(data_dir=tmp / "data", corpus_dir=tmp / "corpus").override(**overrides)
 
 
 def run_ingest(kb: KnowledgeBase, paths: list[Path] | None = None) -> IngestReport:
@@ -34,6 +35,30 @@ def corpus_kb(tmp_path_factory) -> KnowledgeBase:
     report = run_ingest(kb)
     assert not report.failed, report.failed
     return kb
+
+
+@pytest.fixture
+def kb_env(monkeypatch):
+    """Point the CLI's settings at test folders: ``kb_env(data_dir=…, corpus_dir=…)`` sets the KB_*
+    variables; the cached settings are cleared then and after the test, so none leaks into another."""
+    from kb.config import get_settings
+
+    def point(**values) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"KB_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield point
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def fake_embeddings(tmp_path) -> CachedEmbeddings:
+    """LangChain's deterministic fake embedder behind the real cache: for tests of ingest and storage
+    that do not measure what the model finds (those use the packaged model through ``corpus_kb``)."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    return CachedEmbeddings(DeterministicFakeEmbedding(size=384), tmp_path / "fake-embedding-cache.sqlite")
 
 
 @pytest.fixture

@@ -10,14 +10,8 @@ from .conftest import ROOT, SHARED
 
 
 @pytest.fixture
-def cli_env(corpus_kb, monkeypatch):
-    from kb.config import get_settings
-
-    monkeypatch.setenv("KB_DATA_DIR", str(corpus_kb.settings.data_dir))
-    monkeypatch.setenv("KB_CORPUS_DIR", str(corpus_kb.settings.corpus_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def cli_env(corpus_kb, kb_env):
+    kb_env(data_dir=corpus_kb.settings.data_dir, corpus_dir=corpus_kb.settings.corpus_dir)
 
 
 def test_ask_json_prints_one_contract_record(cli_env):
@@ -72,26 +66,20 @@ def test_eval_check_rejects_evidence_not_in_the_corpus(cli_env, tmp_path):
     assert good.exit_code == 0, good.output
 
 
-def test_eval_on_an_empty_store_ingests_first_and_records_every_question(tmp_path, monkeypatch):
+def test_eval_on_an_empty_store_ingests_first_and_records_every_question(tmp_path, kb_env):
     import shutil
 
     from kb import cli
-    from kb.config import get_settings
 
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps({"id": f"q{i}", "question": q}) for i, q in
                                    enumerate(["Hvornår skal afrapporteringen sendes?", ""])) + "\n", encoding="utf-8")
-    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("KB_CORPUS_DIR", str(corpus))
-    get_settings.cache_clear()
-    try:
-        out = tmp_path / "r.jsonl"
-        result = CliRunner().invoke(cli.app, ["eval", "--questions", str(questions), "--out", str(out)])
-        assert result.exit_code == 0, result.output
-        records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-        assert [r["id"] for r in records] == ["q0", "q1"]
-        assert not records[0]["abstained"] and records[1]["abstained"] and records[1]["error"]
-    finally:
-        get_settings.cache_clear()
+    kb_env(data_dir=tmp_path / "data", corpus_dir=corpus)
+    out = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(cli.app, ["eval", "--questions", str(questions), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == ["q0", "q1"]
+    assert not records[0]["abstained"] and records[1]["abstained"] and records[1]["error"]

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from kb.feedback import FeedbackStore
 
 
-def test_feedback_is_stored_masked_and_exported(tmp_path, monkeypatch):
+def test_feedback_is_stored_masked_and_exported(tmp_path, kb_env):
     store = FeedbackStore(tmp_path / "data" / "feedback.sqlite")
     fid = store.add(1, "Min borger 010190-1234 spørger: hvornår er fristen?", "Senest den 31. maj 2025 [1]",
                     [{"title": "Anmodning", "text": "senest den 31. maj 2025"}], {"filters": {"doc_types": []}})
@@ -19,19 +19,14 @@ def test_feedback_is_stored_masked_and_exported(tmp_path, monkeypatch):
     assert rows[0]["comment"] == "Ring til mig på [TELEFON]"
 
     from kb import cli
-    from kb.config import get_settings
 
-    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    try:
-        as_csv = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "csv"])
-        assert as_csv.exit_code == 0
-        parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
-        assert len(parsed) == 2 and parsed[1]["rating"] == "-1"
-        as_jsonl = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "jsonl"])
-        first = json.loads(as_jsonl.stdout.splitlines()[0])
-        assert first["citations"][0]["title"] == "Anmodning" and first["settings"]["filters"] == {"doc_types": []}
-        bad = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "xml"])
-        assert bad.exit_code != 0
-    finally:
-        get_settings.cache_clear()
+    kb_env(data_dir=tmp_path / "data")
+    as_csv = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "csv"])
+    assert as_csv.exit_code == 0
+    parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(parsed) == 2 and parsed[1]["rating"] == "-1"
+    as_jsonl = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "jsonl"])
+    first = json.loads(as_jsonl.stdout.splitlines()[0])
+    assert first["citations"][0]["title"] == "Anmodning" and first["settings"]["filters"] == {"doc_types": []}
+    bad = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "xml"])
+    assert bad.exit_code != 0

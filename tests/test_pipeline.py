@@ -8,8 +8,8 @@ from kb.service import KnowledgeBase
 from .conftest import make_settings, run_ingest
 
 
-def _kb(tmp_path: Path) -> KnowledgeBase:
-    return KnowledgeBase(make_settings(tmp_path))
+def _kb(tmp_path: Path, embeddings=None) -> KnowledgeBase:
+    return KnowledgeBase(make_settings(tmp_path), embeddings=embeddings)
 
 
 def _chunk_sources(kb: KnowledgeBase) -> dict[str, int]:
@@ -19,8 +19,8 @@ def _chunk_sources(kb: KnowledgeBase) -> dict[str, int]:
     return counts
 
 
-def test_second_ingest_embeds_nothing(tmp_path, corpus_copy):
-    kb = _kb(tmp_path)
+def test_second_ingest_embeds_nothing(tmp_path, corpus_copy, fake_embeddings):
+    kb = _kb(tmp_path, fake_embeddings)
     first = run_ingest(kb)
     assert len(first.added) == 5 and first.embedded > 0
     second = run_ingest(kb)
@@ -28,10 +28,10 @@ def test_second_ingest_embeds_nothing(tmp_path, corpus_copy):
     assert len(second.unchanged) == 5 and not second.changed
 
 
-def test_a_new_ingest_format_rechunks_every_file_without_re_embedding(tmp_path, corpus_copy, monkeypatch):
+def test_a_new_ingest_format_rechunks_every_file_without_re_embedding(tmp_path, corpus_copy, monkeypatch, fake_embeddings):
     import ingest.pipeline
 
-    kb = _kb(tmp_path)
+    kb = _kb(tmp_path, fake_embeddings)
     run_ingest(kb)
     monkeypatch.setattr(ingest.pipeline, "INGEST_FORMAT", ingest.pipeline.INGEST_FORMAT + "-next")
     report = run_ingest(kb)
@@ -53,8 +53,8 @@ def test_editing_a_document_re_embeds_only_its_changed_chunks(tmp_path, corpus_c
     assert kb.ask("Hvornår evalueres indsatsen?").hits  # the lexical index follows the store
 
 
-def test_deleting_a_document_removes_its_chunks(tmp_path, corpus_copy):
-    kb = _kb(tmp_path)
+def test_deleting_a_document_removes_its_chunks(tmp_path, corpus_copy, fake_embeddings):
+    kb = _kb(tmp_path, fake_embeddings)
     run_ingest(kb)
     (corpus_copy / "003_8a57807346003733.txt").unlink()
     report = run_ingest(kb)
@@ -63,10 +63,10 @@ def test_deleting_a_document_removes_its_chunks(tmp_path, corpus_copy):
     assert all(c.meta.source != "003_8a57807346003733.txt" for c in kb.lexical.chunks)
 
 
-def test_broken_files_are_reported_and_skipped(tmp_path, corpus_copy):
+def test_broken_files_are_reported_and_skipped(tmp_path, corpus_copy, fake_embeddings):
     (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n%%garbage without objects\n")
     (corpus_copy / "picture.txt").write_bytes(bytes(range(256)) * 40)
-    kb = _kb(tmp_path)
+    kb = _kb(tmp_path, fake_embeddings)
     report = run_ingest(kb)
     failed = {Path(p).name: reason for p, reason in report.failed}
     assert set(failed) == {"broken.pdf", "picture.txt"}
@@ -74,7 +74,7 @@ def test_broken_files_are_reported_and_skipped(tmp_path, corpus_copy):
     assert len(report.added) == 5 and len(_chunk_sources(kb)) == 5
 
 
-def test_a_bug_in_a_stage_surfaces_as_a_bug_not_as_a_bad_file(tmp_path, corpus_copy, monkeypatch):
+def test_a_bug_in_a_stage_surfaces_as_a_bug_not_as_a_bad_file(tmp_path, corpus_copy, monkeypatch, fake_embeddings):
     """Only expected file problems (BadFileError) are reported and skipped; a ValueError from the
     cleaner is a bug and stops the ingest with its traceback."""
     import pytest
@@ -86,7 +86,7 @@ def test_a_bug_in_a_stage_surfaces_as_a_bug_not_as_a_bad_file(tmp_path, corpus_c
 
     monkeypatch.setattr(ingest.pipeline, "clean", broken_clean)
     with pytest.raises(ValueError, match="a bug in the cleaner"):
-        run_ingest(_kb(tmp_path))
+        run_ingest(_kb(tmp_path, fake_embeddings))
 
 
 def test_every_product_error_is_a_user_facing_kb_error():
@@ -100,22 +100,16 @@ def test_every_product_error_is_a_user_facing_kb_error():
         errors.BadDateError("x").in_language("en")
 
 
-def test_cli_ingest_reports_failures_in_summary_and_exit_status(tmp_path, corpus_copy, monkeypatch):
+def test_cli_ingest_reports_failures_in_summary_and_exit_status(tmp_path, corpus_copy, kb_env):
     from kb import cli
-    from kb.config import get_settings
 
     (corpus_copy / "broken.pdf").write_bytes(b"not a pdf at all")
-    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("KB_CORPUS_DIR", str(corpus_copy))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli.app, ["ingest"])
-        assert result.exit_code == 1
-        assert "fejlede: 1" in result.output and "broken.pdf" in result.output
-        again = CliRunner().invoke(cli.app, ["ingest"])
-        assert "ingen embedding udført" in again.output or "embeddet: 0" in again.output
-    finally:
-        get_settings.cache_clear()
+    kb_env(data_dir=tmp_path / "data", corpus_dir=corpus_copy)
+    result = CliRunner().invoke(cli.app, ["ingest"])
+    assert result.exit_code == 1
+    assert "fejlede: 1" in result.output and "broken.pdf" in result.output
+    again = CliRunner().invoke(cli.app, ["ingest"])
+    assert "ingen embedding udført" in again.output or "embeddet: 0" in again.output
 
 
 def _hold_lock_in_another_process(lock: Path):
@@ -146,12 +140,12 @@ def test_questions_during_an_ingest_get_a_busy_message(corpus_kb):
     assert not corpus_kb.ask("Hvornår skal afrapporteringen sendes?").abstained
 
 
-def test_a_second_ingest_is_refused_while_one_runs(tmp_path, corpus_copy):
+def test_a_second_ingest_is_refused_while_one_runs(tmp_path, corpus_copy, fake_embeddings):
     import pytest
 
     from kb.errors import StoreBusyError
 
-    kb = _kb(tmp_path)
+    kb = _kb(tmp_path, fake_embeddings)
     holder = _hold_lock_in_another_process(kb.settings.ingest_lock_path)
     try:
         with pytest.raises(StoreBusyError, match="kører allerede"):

@@ -1,6 +1,7 @@
 import pytest
 
-from kb.retrieve import reciprocal_rank_fusion, zscore_fusion
+from kb.rerank import NoReranker
+from kb.retrieve import HybridRetriever, reciprocal_rank_fusion, zscore_fusion
 from kb.types import Chunk, DocumentMeta, SearchFilter
 
 
@@ -40,13 +41,9 @@ def test_zscore_fusion_of_one_ranking_keeps_its_order_and_missing_hits_count_as_
 
 def test_filters_reach_both_retrievers(corpus_kb):
     flt = SearchFilter(doc_types=("forløbsbeskrivelse",))
-    for mode in ("dense", "bm25"):
-        retriever = corpus_kb.retriever
-        retriever.mode = mode
-        try:
-            hits = retriever.retrieve("samarbejde om gravide", None, 10, flt)
-        finally:
-            retriever.mode = "hybrid"
+    for mode in ("dense", "bm25"):  # a retriever of its own: the shared fixture is never changed
+        retriever = HybridRetriever(corpus_kb.store, corpus_kb.lexical, NoReranker(), corpus_kb.settings.retrieval, mode)
+        hits = retriever.retrieve("samarbejde om gravide", None, 10, flt)
         assert hits and all(h.chunk.meta.doc_type == "forløbsbeskrivelse" for h in hits)
     dated = corpus_kb.retriever.retrieve("afrapportering", None, 10, SearchFilter(date_from="2025-01-01"))
     assert dated and all(h.chunk.meta.date >= "2025" for h in dated)
