@@ -350,7 +350,7 @@ def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:
     return False
 
 
-_ITEM = re.compile(r"\s*(?:[-•*–]\s|\d{1,2}(?:\.\d{1,2})?[.)]?\s|\(?[a-zæøå]\)\s)")
+_ITEM = re.compile(r"\s*(?:[-•*–]\s|\d{1,2}(?:[.)]|\.\d{1,2}\.?)\s|\(?[a-zæøå]\)\s)")
 
 
 def _starts_line(unit: _Unit) -> bool:

@@ -173,8 +173,11 @@ def named_phrases(question: str) -> list[str]:
 
 _NAMED_PHRASE = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-ZÆØÅ][\wæøå-]+(?:\s+[A-ZÆØÅ][\wæøå-]+)+")
 
-_ASKED_NOUN = re.compile(r"\b(?:hvilke[nt]?|hvor mange|hvem er|hvad hedder|hvad (?:er|var) (?=(?:[\w-]+\s+){0,2}[\w-]+\s*(?:\?|\b(?:til|for|på|hos|af|om|med)\b)))\s*"
-                         r"(?P<rest>.*)", re.I)
+# 'Hvad er X' only as a short noun phrase ending the question or before a preposition ('hvad er
+# e-mailadressen til …'), not 'hvad er det, der …'.
+_ASKED_NOUN = re.compile(r"\b(?:hvilke[nt]?|hvor mange|hvem er|hvad hedder|"
+                         r"hvad (?:er|var) (?=(?:[\w-]+\s+){0,2}[\w-]+\s*(?:\?|\b(?:til|for|på|hos|af|om|med)\b)))"
+                         r"\s*(?P<rest>.*)", re.I)
 _DETERMINERS = frozenset("""af den det de dem disse to tre fire fem andre øvrige konkrete eventuelle deres dens dets
 hans hendes sin sit sine min mit mine vores jeres""".split())
 _FUNCTION_WORDS = frozenset("""skal er har kan må bør blev var vil kunne skulle ville gælder findes står bliver
