@@ -123,9 +123,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             text, sources = answer.text, render_sources(kb, answer)
             if answer.turn is not None:
                 turns = turns + [answer.turn]
-            record = answer_record(answer, None, 0.0)
-            record["filters"] = {"doc_types": list(flt.doc_types), "date_from": flt.date_from,
-                                 "date_to": flt.date_to}
+            record = answer_record(answer, None, 0.0, flt)
             if contains_personal_data(question):
                 text = f"{msg('personal_data', language)}\n\n{text}"
         except KBError as exc:

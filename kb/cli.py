@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -91,12 +92,12 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
         try:
             report = kb.ingest(targets, progress)
         except FileNotFoundError as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(f"[red]{escape(str(exc))}[/red]")
             raise typer.Exit(2) from exc
     for source, reason in report.failed:
-        console.print(f"[red]Sprunget over:[/red] {source}: {reason}")
+        console.print(f"[red]Sprunget over:[/red] {escape(source)}: {escape(reason)}")
     for warning in report.warnings:
-        console.print(f"[yellow]Advarsel:[/yellow] {warning}")
+        console.print(f"[yellow]Advarsel:[/yellow] {escape(warning)}")
     total = kb.store.count()
     rate = report.chunks_written / report.seconds if report.seconds else 0.0
     console.print(
@@ -129,9 +130,9 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
     answer = kb.ask(question, history=list(history or []), flt=flt, k=k)
     latency = (time.perf_counter() - started) * 1000
     if as_json:
-        typer.echo(json.dumps(answer_record(answer, None, latency), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(answer_record(answer, None, latency, flt), ensure_ascii=False, indent=2))
         return
-    out = Console(highlight=False)  # document text is printed as is, never as rich markup
+    out = Console(highlight=False, emoji=False)  # document text is printed as is: no markup, no ':x:' emoji
     out.print(answer.text, markup=False)
     if answer.citations:
         out.print("\nKilder" if answer.language == "da" else "\nSources", style="bold")
@@ -272,7 +273,7 @@ def eval_check(questions: Path = typer.Argument(..., exists=True, dir_okay=False
         if row.get("answerable", True) and not row.get("evidence"):
             problems.append(f"{row['id']}: besvarligt spørgsmål uden evidens")
     for p in problems:
-        console.print(f"[red]{p}[/red]")
+        console.print(f"[red]{escape(p)}[/red]")
     console.print(f"{len(problems)} problemer")
     if problems:
         raise typer.Exit(1)
@@ -330,7 +331,7 @@ def info() -> None:
     from .errors import EmptyStoreError
 
     kb = _knowledge_base()
-    out = Console()
+    out = Console(highlight=False, emoji=False)  # titles and file names are printed as they are
     out.print(f"Model: {kb.embeddings.model_id} ({kb.embeddings.dimension} dim)")
     out.print(f"Vidensbase: {kb.store.location}")
     out.print(f"Tekststykker: {kb.store.count()}")
@@ -341,7 +342,7 @@ def info() -> None:
     out.print(f"Dokumenter: {len(docs)}")
     for d in docs:
         out.print(f"- {d.source} | {d.doc_type} | {d.date or 'udateret'} | {d.chunks} tekststykker | {d.title}",
-                  soft_wrap=True)
+                  soft_wrap=True, markup=False)
 
 
 def main() -> None:

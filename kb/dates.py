@@ -39,6 +39,34 @@ def find_date(text: str) -> str:
     return ""
 
 
+# The forms a filter bound may be typed in: a year, ISO month or day, DD-MM-YYYY, '31. december 2024', 'maj 2022'.
+_USER_FORMS = tuple(re.compile(p, re.I) for p in (
+    r"(?P<y>\d{4})", r"(?P<y>\d{4})-(?P<m>\d{1,2})", r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})",
+    r"(?P<d>\d{1,2})[-./](?P<m>\d{1,2})[-./](?P<y>\d{4})",
+    rf"(?P<d>\d{{1,2}})\.?\s*(?P<name>{_MONTH})\s+(?P<y>\d{{4}})", rf"(?P<name>{_MONTH})\s+(?P<y>\d{{4}})"))
+
+
+def parse_user_date(value: str) -> str | None:
+    """A filter bound as a person typed it, as ISO (YYYY, YYYY-MM or YYYY-MM-DD), or None unless the
+    whole value is one real year, month or day: '2025-13-45' and '31-02-2025' are refused, not read
+    as the year 2025."""
+    for pattern in _USER_FORMS:
+        if (match := pattern.fullmatch(value.strip())) is None:
+            continue
+        parts = match.groupdict()
+        year = int(parts["y"])
+        month = MONTHS[parts["name"].lower()] if parts.get("name") else int(parts["m"]) if parts.get("m") else None
+        if month is None:
+            return f"{year:04d}"
+        if parts.get("d") is None:
+            return f"{year:04d}-{month:02d}" if 1 <= month <= 12 else None
+        try:
+            return dt.date(year, month, int(parts["d"])).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
 def _iso(year: int, month: int, day: int) -> str:
     try:
         return dt.date(year, month, day).isoformat()

@@ -50,6 +50,7 @@ class FeedbackStore:
             return [dict(zip(COLUMNS, row, strict=True)) for row in cur.fetchall()]
 
     def export(self, fmt: str) -> str:
+        """JSONL exactly as stored; CSV with cells that a spreadsheet would run as a formula made inert."""
         rows = self.rows()
         if fmt == "jsonl":
             return "".join(json.dumps({**r, "citations": json.loads(r["citations"]),
@@ -59,6 +60,12 @@ class FeedbackStore:
             out = io.StringIO()
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: _inert(v) for k, v in r.items()} for r in rows)
             return out.getvalue()
         raise ValueError(f"ukendt format {fmt!r}; brug csv eller jsonl")
+
+
+def _inert(value):
+    """OWASP's rule against CSV injection: a cell starting with =, +, -, @, tab or carriage return
+    gets a leading apostrophe, so a comment like '=HYPERLINK(…)' is shown, never run."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

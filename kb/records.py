@@ -1,10 +1,11 @@
 """The eval/JSON record contract (see DESIGN.md): one object per question, stable field names."""
 from __future__ import annotations
 
-from .types import Answer
+from .types import Answer, SearchFilter
 
 
-def answer_record(answer: Answer, question_id: str | None, latency_ms: float) -> dict:
+def answer_record(answer: Answer, question_id: str | None, latency_ms: float,
+                  filters: SearchFilter | None = None) -> dict:
     record = {
         "id": question_id,
         "question": answer.question,
@@ -22,6 +23,9 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float) ->
         "intent": answer.intent,
         "follow_up": answer.follow_up,
     }
+    if filters is not None:  # the filters that were applied, as ISO bounds
+        record["filters"] = {"doc_types": list(filters.doc_types), "date_from": filters.date_from,
+                             "date_to": filters.date_to}
     if answer.abstain_reason:
         record["abstain_reason"] = answer.abstain_reason
     if answer.error:

@@ -108,12 +108,12 @@ class SearchFilter:
     def from_user(cls, doc_types: list[str] | tuple[str, ...] | None, date_from: str | None,
                   date_to: str | None) -> "SearchFilter":
         """Filter inputs as typed (a year, a month, a date, Danish or ISO); raises BadDateError."""
-        from .dates import find_date
+        from .dates import parse_user_date
 
         bounds = []
         for value in ((date_from or "").strip(), (date_to or "").strip()):
-            iso = find_date(value) if value else ""
-            if value and not iso:
+            iso = parse_user_date(value) if value else ""
+            if iso is None:
                 raise BadDateError(value)
             bounds.append(iso)
         return cls(doc_types=tuple(doc_types or ()), date_from=bounds[0], date_to=bounds[1])

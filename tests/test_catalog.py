@@ -68,3 +68,7 @@ def test_user_filters_accept_years_months_and_danish_dates():
     assert (flt.date_from, flt.date_to, flt.doc_types) == ("2022-05", "2024-12-31", ("anmodning",))
     with pytest.raises(BadDateError):
         SearchFilter.from_user([], "sidste år", "")
+    for impossible in ("2025-13-45", "31-02-2025", "2025-13", "2024-02-30"):  # never read as 'the year 2025'
+        with pytest.raises(BadDateError, match=impossible):
+            SearchFilter.from_user([], impossible, "")
+    assert SearchFilter.from_user([], "29-02-2024", "2022-9").date_from == "2024-02-29"

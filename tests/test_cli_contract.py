@@ -83,3 +83,29 @@ def test_eval_on_an_empty_store_ingests_first_and_records_every_question(tmp_pat
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == ["q0", "q1"]
     assert not records[0]["abstained"] and records[1]["abstained"] and records[1]["error"]
+
+
+def test_ask_json_records_the_filters_and_refuses_impossible_dates(cli_env):
+    from kb import cli
+
+    result = CliRunner().invoke(cli.app, ["ask", "--json", "--from", "maj 2022", "--type", "anmodning",
+                                          "Hvornår skal afrapporteringen sendes?"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["filters"] == {"doc_types": ["anmodning"], "date_from": "2022-05", "date_to": ""}
+    bad = CliRunner().invoke(cli.app, ["ask", "--from", "2025-13-45", "Hvornår skal afrapporteringen sendes?"])
+    assert bad.exit_code == 1 and "2025-13-45" in bad.output and "kan ikke læses" in bad.output
+
+
+def test_cli_prints_document_text_verbatim(tmp_path, kb_env):
+    """No rich markup, no emoji codes: ':x:' stays ':x:' and '[bold]' stays '[bold]'."""
+    from kb import cli
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    line = "Nøglen til arkivskabet hedder root:x:0:0 og ligger i [bold]skuffen[/bold] med *stjerner* og <b>fed</b> skrift."
+    (corpus / "noegle.txt").write_text(f"Arkivets nøgle\n\n{line}\n", encoding="utf-8")
+    kb_env(data_dir=tmp_path / "data", corpus_dir=corpus)
+    assert CliRunner().invoke(cli.app, ["ingest"]).exit_code == 0
+    result = CliRunner().invoke(cli.app, ["ask", "Hvad hedder nøglen til arkivskabet?"])
+    assert result.exit_code == 0, result.output
+    assert "root:x:0:0" in result.stdout and "[bold]skuffen[/bold]" in result.stdout and "<b>fed</b>" in result.stdout

@@ -30,3 +30,15 @@ def test_feedback_is_stored_masked_and_exported(tmp_path, kb_env):
     assert first["citations"][0]["title"] == "Anmodning" and first["settings"]["filters"] == {"doc_types": []}
     bad = CliRunner().invoke(cli.app, ["feedback", "export", "--format", "xml"])
     assert bad.exit_code != 0
+
+
+def test_csv_export_cannot_run_as_a_spreadsheet_formula(tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    fid = store.add(-1, "=1+1", "svar", [], {})
+    store.comment(fid, '=HYPERLINK("http://evil.example","klik")')
+    store.add(1, "@SUM(A1)", "+svar", [], {})
+    rows = list(csv.DictReader(io.StringIO(store.export("csv"))))
+    assert rows[0]["comment"].startswith("'=HYPERLINK") and rows[0]["question"] == "'=1+1"
+    assert rows[1]["question"] == "'@SUM(A1)" and rows[1]["answer"] == "'+svar"
+    exact = [json.loads(line) for line in store.export("jsonl").splitlines()]
+    assert exact[0]["comment"] == '=HYPERLINK("http://evil.example","klik")'  # JSONL stays exact
