@@ -108,13 +108,13 @@ def documents_table(kb: KnowledgeBase) -> list[list]:
 def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
     doc_types = sorted({row[1] for row in documents_table(kb)})
 
-    def respond(question: str, history: list[dict], records: list[dict], turns: list[Turn], types: list[str],
+    def respond(question: str, conversation: list[dict], records: list[dict], turns: list[Turn], types: list[str],
                 date_from: str, date_to: str) -> Iterator[tuple]:
         question = question or ""
         language = detect_language(question)
-        # The conversation state (what each answer cited) is kept on the server: the chat history a
-        # client sends back is only displayed, never read as the conversation.
-        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        # The conversation lives on the server (session state): the client sends a question and its
+        # filters, never a history, so nothing it sends is read as messages or components.
+        history = conversation + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         record: dict = {}
         sources = ""
         try:
@@ -137,9 +137,10 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         for line in text.split("\n"):
             shown = f"{shown}\n{line}" if shown else line
             history[-1] = {"role": "assistant", "content": shown}
-            yield "", history, records, turns, "", {}
-        yield "", history, records, turns, sources, {"answer": text, "abstained": record.get("abstained", True),
-                                               "citations": record.get("citations", [])}
+            yield "", history, history, records, turns, "", {}
+        yield "", history, history, records, turns, sources, {"answer": text,
+                                                              "abstained": record.get("abstained", True),
+                                                              "citations": record.get("citations", [])}
 
     def on_like(records: list[dict], data: gr.LikeData) -> tuple[str, int | None]:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -165,10 +166,11 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         return "Kommentaren er gemt (personoplysninger fjernes automatisk).", ""
 
     def clear() -> tuple:
-        return [], [], [], "", {}, None, ""
+        return [], [], [], [], "", {}, None, ""
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        conversation = gr.State([])  # the messages shown, kept server-side
         records = gr.State([])
         turns = gr.State([])
         last_feedback = gr.State(None)
@@ -202,14 +204,14 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             documents = gr.Dataframe(value=documents_table(kb), interactive=False, wrap=True,
                                      headers=["Titel", "Type", "Dato", "Udgiver", "Tekststykker", "Fil"])
 
-        inputs = [question, chatbot, records, turns, types, date_from, date_to]
-        outputs = [question, chatbot, records, turns, sources, sources_data]
+        inputs = [question, conversation, records, turns, types, date_from, date_to]
+        outputs = [question, chatbot, conversation, records, turns, sources, sources_data]
         question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=settings.app.app_concurrency)
         ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=settings.app.app_concurrency)
         chatbot.like(on_like, [records], [feedback_status, last_feedback], api_name=False)
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
-        clear_button.click(clear, None, [chatbot, records, turns, sources, sources_data, last_feedback, feedback_status],
-                           api_name=False)
+        clear_button.click(clear, None, [chatbot, conversation, records, turns, sources, sources_data, last_feedback,
+                                         feedback_status], api_name=False)
         demo.load(lambda: documents_table(kb), None, documents, api_name=False)  # fresh after a re-ingest
     return demo
 

@@ -42,12 +42,12 @@ def main() -> None:
                 if proc.poll() is not None or time.perf_counter() - started > 120:
                     raise SystemExit("the app did not start") from exc
                 time.sleep(0.2)
-        client.predict(QUESTION, [], [], "", "", api_name="/ask")
+        client.predict(QUESTION, [], "", "", api_name="/ask")
         cold = time.perf_counter() - started
         ui = []
         for _ in range(args.runs):
             t = time.perf_counter()
-            client.predict(QUESTION, [], [], "", "", api_name="/ask")
+            client.predict(QUESTION, [], "", "", api_name="/ask")
             ui.append((time.perf_counter() - t) * 1000)
     finally:
         proc.terminate()

@@ -32,7 +32,8 @@ def app_server(corpus_kb, tmp_path_factory):
     shutil.copytree(corpus_kb.settings.data_dir, data_dir)
     port = _free_port()
     env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_CORPUS_DIR": str(corpus_kb.settings.corpus_dir),
-           "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1"}
+           "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1",
+           "GRADIO_TEMP_DIR": str(data_dir.parent / "gradio-cache")}  # where Gradio copies files it serves
     log = (data_dir.parent / "app.log").open("w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -56,7 +57,7 @@ def app_server(corpus_kb, tmp_path_factory):
 
 
 def _ask(client, question: str, types=(), date_from: str = "", date_to: str = ""):
-    _, chat, sources_html, data = client.predict(question, [], list(types), date_from, date_to, api_name="/ask")
+    _, chat, sources_html, data = client.predict(question, list(types), date_from, date_to, api_name="/ask")
     content = chat[-1]["content"]
     text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
     return text, sources_html, data
@@ -80,6 +81,33 @@ def test_app_answers_with_structured_sources_and_abstains(app_server):
     text, sources_html, data = _ask(client, "Hvad er hovedstaden i Frankrig?")
     assert data["abstained"] and text.startswith("Det kan jeg ikke finde i dokumenterne")
     assert "Måske relevant" in sources_html
+
+
+def test_client_history_is_never_read_so_no_file_reaches_gradios_cache(app_server):
+    """The issue's probe: a 'history' whose message is a component with a file path made Gradio copy
+    that file into its served cache. The conversation is server-side now: /ask takes no history."""
+    import json
+
+    from gradio_client import Client
+
+    url, data_dir = app_server
+    (data_dir / "secret.txt").write_text("fortroligt", encoding="utf-8")
+    params = Client(url, verbose=False).view_api(return_format="dict")["named_endpoints"]["/ask"]["parameters"]
+    assert [p["parameter_name"] for p in params] == ["question", "types", "date_from", "date_to"]
+    hostile = [{"role": "user", "content": [{"type": "component", "component": "button", "value": "x",
+                                              "constructor_args": {"icon": str(data_dir / "secret.txt")}, "props": {}}]}]
+    body = json.dumps({"data": ["Hvornår skal afrapporteringen sendes?", hostile, [], "", ""]}).encode()
+    request = urllib.request.Request(url + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            event = json.loads(response.read())["event_id"]
+        with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60) as response:
+            response.read()
+    except urllib.error.HTTPError as refused:  # refusing the call outright is as good as ignoring the extra value
+        assert refused.code < 500
+    cache = data_dir.parent / "gradio-cache"
+    copied = [p for p in cache.rglob("*") if p.is_file() and p.read_bytes() == b"fortroligt"] if cache.exists() else []
+    assert copied == []
 
 
 def test_app_explains_bad_input_and_keeps_serving(app_server):
@@ -139,7 +167,7 @@ def test_concurrent_users_are_all_answered(app_server):
     questions = ["Hvornår skal afrapporteringen sendes?", "Hvem er målgruppen for den centrale udmelding?",
                  "Hvad anbefaler forløbsbeskrivelsen?", "Hvilke kvinder er ikke omfattet af målgruppen?",
                  "Hvad besluttede Børne- og Ungdomsudvalget?", "Hvor mange gravide har et skadeligt forbrug?"]
-    jobs = [client.submit(q, [], [], "", "", api_name="/ask") for q in questions]
+    jobs = [client.submit(q, [], "", "", api_name="/ask") for q in questions]
     results = [job.result(timeout=120) for job in jobs]
     assert all(r[3] and r[3]["citations"] for r in results)
 
