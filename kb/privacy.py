@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# DDMMYY-SSSS or DDMMYYSSSS; day 01-31 and month 01-12 keep case numbers like 2019-5570 out.
-_CPR = re.compile(r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}[ -]?\d{4}(?!\d)")
+# DDMMYY-SSSS, DDMMYYSSSS, DD.MM.YY-SSSS, 'DD MM YY SSSS': day 01-31 and month 01-12 keep case
+# numbers like 2019-5570 out; a full year (DD.MM.YYYY) is a date, not a CPR number.
+_CPR = re.compile(r"(?<![\d.])(?:0[1-9]|[12]\d|3[01])([. ]?)(?:0[1-9]|1[0-2])\1\d{2} ?[- ]? ?\d{4}(?!\d)")
 # Danish numbers: 8 digits, optionally +45/0045, written together or in groups of 2 or 4.
 _PHONE = re.compile(r"(?<![\d/])(?:(?:\+|00)45[ -]?)?(?:\d{8}|\d{2}(?:[ -]\d{2}){3}|\d{4}[ -]\d{4})(?![\d/])")
 
