@@ -230,7 +230,40 @@ def main() -> None:
         kb.warm_up()
     demo = build_app(kb, settings, FeedbackStore(settings.feedback_path))
     demo.queue(default_concurrency_limit=settings.app.app_concurrency)
-    demo.launch(server_name=settings.app.app_host, server_port=settings.app.app_port, show_error=False, css=CSS)
+    import uvicorn
+
+    log.info("Chatten kører på http://%s:%s (stop med Ctrl+C)", settings.app.app_host, settings.app.app_port)
+    # Open event streams (a browser tab, a client) must not keep a stopped chat alive.
+    uvicorn.run(web_app(demo), host=settings.app.app_host, port=settings.app.app_port, log_level="warning",
+                timeout_graceful_shutdown=5)
+
+
+# Sent with every response: the chat may not be framed by another site, sends no referrer, and
+# browsers must not guess content types. A full Content-Security-Policy needs Gradio's inline
+# scripts measured first; until then the policy only forbids framing.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def web_app(demo: gr.Blocks):
+    """The chat mounted on our own FastAPI app, which adds the security headers; uploads (which the
+    chat never needs) are capped at 1 kB."""
+    from fastapi import FastAPI
+
+    api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @api.middleware("http")
+    async def security_headers(request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return gr.mount_gradio_app(api, demo, path="", show_error=False, css=CSS, max_file_size="1kb")
 
 
 if __name__ == "__main__":

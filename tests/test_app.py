@@ -202,3 +202,22 @@ def test_the_asked_for_fact_is_highlighted_in_the_quote_and_in_the_document_view
     quote, _, document_view = html.partition("Vis i dokumentet")
     fact = "<mark class='kb-fact'>31. maj 2025</mark>"
     assert fact in quote and fact in document_view
+
+
+def test_every_response_carries_the_security_headers_and_uploads_are_capped(app_server):
+    url, _ = app_server
+    with urllib.request.urlopen(url, timeout=10) as response:
+        headers = response.headers
+    assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer" and headers["X-Content-Type-Options"] == "nosniff"
+    boundary = "kbtestboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n"
+            f"Content-Type: text/plain\r\n\r\n").encode() + b"x" * 200_000 + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url + "gradio_api/upload", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status = response.status
+    except urllib.error.HTTPError as refused:
+        status = refused.code
+    assert status == 413
