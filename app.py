@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Iterator
 
 from kb.offline import ensure_offline
@@ -63,6 +64,16 @@ def _quote(text: str, fact: str) -> str:
     return f"{_e(before)}<mark class='kb-fact'>{_e(fact)}</mark>{_e(after)}"
 
 
+# Characters the chat's markdown renderer would act on; escaped, the user's own text is shown as typed.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")  # ':' too: 'http\://' is no autolink
+
+
+def as_plain_text(text: str) -> str:
+    """The user's question for their own chat bubble: HTML and markdown are shown, never rendered, so
+    '<img src=x>' or '![](http://…)' cannot make the browser fetch anything."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def _meta_line(doc_type: str, date: str, section: str) -> str:
     parts = [doc_type or "ukendt type", date or "udateret"] + ([section] if section else [])
     return " · ".join(_e(p) for p in parts)
@@ -114,7 +125,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         language = detect_language(question)
         # The conversation lives on the server (session state): the client sends a question and its
         # filters, never a history, so nothing it sends is read as messages or components.
-        history = conversation + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        history = conversation + [{"role": "user", "content": as_plain_text(question)},
+                                  {"role": "assistant", "content": ""}]
         record: dict = {}
         sources = ""
         try:

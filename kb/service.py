@@ -24,7 +24,7 @@ from .query import SpellingRepair
 from .rerank import build_reranker
 from .retrieve import HybridRetriever, Mode
 from .store import VectorStore, WriterLock
-from .text import detect_language
+from .text import detect_language, without_markup
 from .types import Answer, Chunk, Query, SearchFilter, Turn
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ class KnowledgeBase:
         turns = self.replay([h for h in history or [] if isinstance(h, str)], flt) + \
             [h for h in history or [] if isinstance(h, Turn)]
         # Personal data is neither searched nor kept: records and logs see the masked question only.
-        searched, question = self.spelling.repair(privacy.strip(question)), privacy.mask(question)
+        searched = self.spelling.repair(privacy.strip(without_markup(question)))
+        question = privacy.mask(question)
         resolution = self.condenser(searched, turns)
         intent = classify(searched)
         text = " ".join(filter(None, (resolution.text, SEARCH_HINTS.get(intent))))

@@ -76,8 +76,18 @@ not no yes please tell explain hello hi citizen client caseworker colleague ques
 """.split())
 
 
+_MARKUP = re.compile(r"<[^>]*>|!?\[([^\]]*)\]\([^)]*\)|(?:https?://|www\.)\S+")
+
+
+def without_markup(text: str) -> str:
+    """The words a person typed, without HTML tags, markdown image/link targets or web addresses
+    (a link's own text stays): markup is never searched, scored or used to pick the language."""
+    return " ".join(_MARKUP.sub(lambda m: f" {m.group(1) or ''} ", text).split())
+
+
 def detect_language(text: str) -> str:
     """'en' or 'da' by stopword counts; Danish wins ties since it is the product's language."""
+    text = without_markup(text)
     tokens = words(text)
     en = sum(t in ENGLISH_STOPWORDS for t in tokens)
     da = sum(t in DANISH_STOPWORDS for t in tokens) + sum(ch in "æøåÆØÅ" for ch in text)

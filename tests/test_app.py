@@ -221,3 +221,31 @@ def test_every_response_carries_the_security_headers_and_uploads_are_capped(app_
     except urllib.error.HTTPError as refused:
         status = refused.code
     assert status == 413
+
+
+def test_the_users_own_text_is_shown_not_rendered(app_server):
+    """HTML and markdown in a question appear as typed in the user's bubble: no image is fetched, no
+    element is created, and an English-looking link target does not switch the answer to English."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is required in CI: scripts/test.sh installs it"
+    url, _ = app_server
+    hostile = ("<img src=x-probe.png> ![](http://tracker.invalid/pixel.png) <details>åben</details> "
+               "<a href='https://the.invalid/what/is/the/answer/to/this'>link</a> Hvornår skal afrapporteringen sendes?")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(url)
+        box = page.locator("#kb-question textarea")
+        box.fill(hostile)
+        box.press("Enter")
+        page.locator("#kb-sources .kb-source").first.wait_for(timeout=60_000)
+        user = page.locator("#kb-chat .message.user, #kb-chat [data-testid='user']").last
+        assert "<img src=x-probe.png>" in user.inner_text() and "![](http://tracker.invalid/pixel.png)" in user.inner_text()
+        assert user.locator("img, details, a").count() == 0
+        bot = page.locator("#kb-chat .message.bot, #kb-chat [data-testid='bot']").last
+        assert "31. maj 2025" in bot.inner_text() and "The documents say" not in bot.inner_text()
+        browser.close()
+    assert not [r for r in requested if "x-probe" in r or "tracker.invalid" in r or "the.invalid" in r]
