@@ -23,6 +23,7 @@ from .glossary import english_lookup
 from .intent import (
     FACT_INTENTS,
     KINDED_INTENTS,
+    LIST_NUMBER,
     asked_noun,
     fact_span,
     field_asked,
@@ -350,7 +351,7 @@ def _overlaps(unit: _Unit, chosen: list[_Unit]) -> bool:
     return False
 
 
-_ITEM = re.compile(r"\s*(?:[-•*–]\s|\d{1,2}(?:[.)]|\.\d{1,2}\.?)\s|\(?[a-zæøå]\)\s)")
+_ITEM = re.compile(rf"\s*(?:[-•*–]\s|{LIST_NUMBER.pattern}|\(?[a-zæøå]\)\s)")
 
 
 def _starts_line(unit: _Unit) -> bool:

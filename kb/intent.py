@@ -237,7 +237,7 @@ def quantities(text: str, question: str = "") -> list[Fact]:
         number = re.search(r"\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS), m.group(), re.I)
         if number is None or any(s <= m.start() < e for s, e in dates):
             continue
-        if _ENUMERATOR.match(clean[m.start():]) and not clean[:m.start()].strip():
+        if LIST_NUMBER.match(clean[m.start():]) and not clean[:m.start()].strip():
             continue  # '3) Hvilke …', '2. Beskrivelse …': a list number, not a quantity
         value = number.group()
         if amount and not value[0].isdigit():
@@ -252,7 +252,8 @@ def quantities(text: str, question: str = "") -> list[Fact]:
     return found
 
 
-_ENUMERATOR = re.compile(r"\d{1,2}(?:\.\d{1,2})+\s|\d{1,2}[.)]\s")
+# A list number that opens a line: '3) ', '2. ', '2.1 ' — it counts nothing.
+LIST_NUMBER = re.compile(r"\d{1,2}(?:[.)]|\.\d{1,2}\.?)\s")
 
 
 def _counts_other(after: str, noun: str) -> bool:

@@ -59,6 +59,7 @@ class KnowledgeBase:
         self.store = store or VectorStore(settings.store, settings.chroma_dir, self.embeddings)
         self.mode = mode
         self.condenser = condenser
+        self._writer = WriterLock(settings.ingest_lock_path)  # asked on every question: built once
         self._indexes: _Indexes | None = None
 
     @property
@@ -120,7 +121,7 @@ class KnowledgeBase:
     def ensure_ready(self, language: str = "da") -> None:
         """Raise a user-facing error while the store is empty or being re-ingested; pick up the result
         of an ingest run by another process (the chat keeps serving across `kb ingest`)."""
-        if WriterLock(self.settings.ingest_lock_path).held_elsewhere():
+        if self._writer.held_elsewhere():
             raise StoreBusyError(msg("store_busy", language))
         if self.store.count() == 0:
             raise EmptyStoreError(msg("no_store", language))
