@@ -6,9 +6,11 @@ form feeds so the cleaner can drop repeated page furniture.
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Callable
 
+from kb.config import IngestSettings
 from kb.errors import BadFileError
 from kb.types import RawDocument
 
@@ -54,12 +56,26 @@ def load_pdf(path: Path) -> str:
 
     try:
         reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError("krypteret PDF (kræver en adgangskode); gem den uden kryptering og prøv igen")
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"PDF kan ikke læses: {exc}") from exc
     if not any(p.strip() for p in pages):
         raise LoadError("PDF uden udtrækkelig tekst (måske en scannet PDF)")
     return "\f".join(pages)
+
+
+def _check_unpacked_size(path: Path, limit_bytes: int) -> None:
+    """A .docx is a zip: refuse it before parsing when its parts would unpack beyond the limit."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise LoadError(f"Word-dokument kan ikke læses (ikke en gyldig .docx): {exc}") from exc
+    if unpacked > limit_bytes:
+        raise LoadError(f"Word-dokumentet pakker ud til {unpacked / 1e6:.0f} MB, over grænsen på "
+                        f"{limit_bytes / 1e6:.0f} MB (KB_MAX_UNPACKED_MB)")
 
 
 def load_docx(path: Path) -> str:
@@ -156,11 +172,23 @@ def is_document(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in LOADERS and not path.name.endswith(SIDECAR_SUFFIX)
 
 
-def load(path: Path) -> RawDocument:
+def check_size(path: Path, limits: IngestSettings) -> None:
+    """Refuse a file over the size limits before anything reads it whole."""
+    size = path.stat().st_size
+    if size > limits.max_file_mb * 1e6:
+        raise LoadError(f"filen er {size / 1e6:.0f} MB, over grænsen på {limits.max_file_mb:g} MB "
+                        "(KB_MAX_FILE_MB); del den op eller hæv grænsen")
+    if path.suffix.lower() == ".docx":
+        _check_unpacked_size(path, int(limits.max_unpacked_mb * 1e6))
+
+
+def load(path: Path, limits: IngestSettings | None = None) -> RawDocument:
     """Read one file; raises LoadError with a reason a user can act on."""
+    limits = limits or IngestSettings()
     fmt, loader = LOADERS.get(path.suffix.lower(), (None, None))
     if loader is None:
         raise LoadError(f"ukendt filtype '{path.suffix}'")
+    check_size(path, limits)
     try:
         text = loader(path)
     except LoadError:

@@ -25,7 +25,7 @@ from kb.units import units_of
 from .catalog import document_meta, sidecar_path
 from .chunk import chunk_document
 from .clean import clean
-from .load import LoadError, is_document, load
+from .load import LoadError, check_size, is_document, load
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +61,38 @@ class _Discovered:
     root: Path | None
 
 
-def discover(paths: Iterable[Path]) -> list[_Discovered]:
+def discover(paths: Iterable[Path]) -> tuple[list[_Discovered], list[tuple[str, str]]]:
+    """The documents under the given files and folders, and those refused with a reason. A symbolic
+    link inside a folder is followed only when its target lies in the same folder (a link to
+    /etc/passwd is never read); a file reached twice is ingested once."""
     found: list[_Discovered] = []
+    refused: list[tuple[str, str]] = []
+    seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
+            root = path.resolve()
             for p in sorted(path.rglob("*")):
-                if is_document(p):
-                    found.append(_Discovered(p, p.relative_to(path).as_posix(), path.resolve()))
+                if not is_document(p):
+                    continue
+                if p.is_symlink() and not p.resolve().is_relative_to(root):
+                    refused.append((str(p), "symbolsk link til en fil uden for mappen; følges ikke"))
+                elif p.resolve() not in seen:
+                    seen.add(p.resolve())
+                    found.append(_Discovered(p, p.relative_to(path).as_posix(), root))
         elif path.exists():
-            found.append(_Discovered(path, path.name, None))
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                found.append(_Discovered(path, path.name, None))
         else:
             raise FileNotFoundError(f"Findes ikke: {path}")
-    return found
+    return found, refused
 
 
 def file_hash(path: Path, fingerprint: str) -> str:
     digest = hashlib.sha256(fingerprint.encode())
-    digest.update(path.read_bytes())
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
     sidecar = sidecar_path(path)
     if sidecar.exists():
         digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
@@ -98,7 +113,7 @@ class Manifest:
 
 
 def prepare(item: _Discovered, chunking: IngestSettings) -> list[Chunk]:
-    raw = load(item.path)
+    raw = load(item.path, chunking)
     doc = clean(raw.text)
     if not doc.blocks:
         raise LoadError("ingen tekst tilbage efter rensning")
@@ -147,6 +162,11 @@ def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddin
     batch.clear()
 
 
+def _skip(report: IngestReport, path: str, reason: str) -> None:
+    report.failed.append((path, reason))
+    log.warning("Springer over %s: %s", path, reason)
+
+
 def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
             lexical_dir: Path, chunking: IngestSettings, lexical_tokens: str,
             progress: Callable[[int, int, str], None], batch_chunks: int = 512) -> IngestReport:
@@ -154,7 +174,9 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused
     fingerprint = f"{INGEST_FORMAT}:{chunking.chunk_size}:{chunking.chunk_min_size}:{embeddings.model_id}"
-    discovered = discover(paths)
+    discovered, refused = discover(paths)
+    for path, reason in refused:
+        _skip(report, path, reason)
     seen: set[str] = set()
     batch: list[_Pending] = []
     for done, item in enumerate(discovered):
@@ -162,19 +184,18 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
         key = str(item.path.resolve())
         seen.add(key)
         try:
+            check_size(item.path, chunking)
             digest = file_hash(item.path, fingerprint)
-        except OSError as exc:
-            report.failed.append((str(item.path), f"kan ikke læses: {exc}"))
-            continue
-        previous = manifest.documents.get(key)
-        if previous and previous["hash"] == digest:
-            report.unchanged.append(item.source)
-            continue
-        try:
+            previous = manifest.documents.get(key)
+            if previous and previous["hash"] == digest:
+                report.unchanged.append(item.source)
+                continue
             chunks = prepare(item, chunking)
         except BadFileError as exc:  # an expected, reported problem with this file; anything else is a bug
-            report.failed.append((str(item.path), str(exc)))
-            log.warning("Springer over %s: %s", item.path, exc)
+            _skip(report, str(item.path), str(exc))
+            continue
+        except OSError as exc:
+            _skip(report, str(item.path), f"kan ikke læses: {exc.strerror or exc}")
             continue
         if chunks[0].meta.guessed:
             report.warnings.append(f"{item.source}: ingen metadatafil ({sidecar_path(item.path).name}); "

@@ -46,6 +46,11 @@ class IngestSettings(_Section):
         "Chunk target in characters. 600 measured best of 400/600/800/1000/1200 on the first 85 questions "
         "(evals/reports/chunk-sizes.md: MRR@10 0.745 / 0.830 / 0.781 / 0.793 / 0.800)."))
     chunk_min_size: int = Field(200, description="Smaller pieces are merged into a neighbour.")
+    max_file_mb: float = Field(25, description=(
+        "Larger files are refused with a message before they are read: ingest memory grows with a file's text "
+        "(the largest bundled document is 0.2 MB)."))
+    max_unpacked_mb: float = Field(100, description=(
+        "A .docx whose zip parts unpack to more than this is refused unread (a zip bomb stays bounded)."))
 
 
 class RetrievalSettings(_Section):

@@ -154,3 +154,94 @@ def test_a_second_ingest_is_refused_while_one_runs(tmp_path, corpus_copy, fake_e
         holder.kill()
         holder.wait()
     assert len(run_ingest(kb).added) == 5
+
+
+def _encrypted_pdf(path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    from .test_load import _make_pdf
+
+    _make_pdf(path.with_suffix(".plain.tmp"), ["Hemmelig vejledning om frister."])
+    writer = PdfWriter(clone_from=PdfReader(path.with_suffix(".plain.tmp")))
+    writer.encrypt("hemmelig", algorithm="RC4-128")
+    writer.write(path)
+    path.with_suffix(".plain.tmp").unlink()
+
+
+def _zip_bomb_docx(path: Path, unpacked_mb: int) -> None:
+    """A .docx-named zip whose one part unpacks to ``unpacked_mb`` of zeros (~0.1% of that on disk)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("word/document.xml", "w", force_zip64=True) as part:
+        block = b"\0" * (1 << 20)
+        for _ in range(unpacked_mb):
+            part.write(block)
+
+
+def test_hostile_and_odd_files_are_reported_with_path_and_reason_and_nothing_is_lost(tmp_path, corpus_copy,
+                                                                                    fake_embeddings):
+    """Issue 15's bad-file matrix: each bad file is reported with its path and a reason, the readable
+    ones are ingested, and a document already in the store survives the run untouched."""
+    import os
+
+    kb = _kb(tmp_path, fake_embeddings)
+    run_ingest(kb)
+    before = _chunk_sources(kb)
+    secret = tmp_path / "outside-secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    os.symlink(secret, corpus_copy / "outside.txt")
+    (corpus_copy / "empty.txt").write_bytes(b"")
+    (corpus_copy / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n%%EOF")
+    _encrypted_pdf(corpus_copy / "locked.pdf")
+    (corpus_copy / "binary.txt").write_bytes(os.urandom(4096))
+    (corpus_copy / "huge.txt").write_bytes(("Linje om frister og afrapportering. " * 30 + "\n").encode() * 48_000)
+    _zip_bomb_docx(corpus_copy / "bomb.docx", unpacked_mb=200)
+    (corpus_copy / "latin1.txt").write_bytes("Døgnbehandling for gravide på Fyn.\n".encode("latin-1"))
+    (corpus_copy / "bom.txt").write_bytes("\ufeffVejledning med byte order mark om tværfaglige møder.\n".encode())
+    (corpus_copy / "Notat om æøå og mellemrum.txt").write_text("Notat om familieambulatoriets åbningstid.\n",
+                                                                encoding="utf-8")
+    assert (corpus_copy / "huge.txt").stat().st_size > 50_000_000
+
+    report = run_ingest(kb)
+    failed = {Path(p).name: reason for p, reason in report.failed}
+    assert set(failed) == {"outside.txt", "empty.txt", "corrupt.pdf", "locked.pdf", "binary.txt", "huge.txt",
+                           "bomb.docx"}
+    assert all(Path(p).is_absolute() for p, _ in report.failed)
+    assert "uden for mappen" in failed["outside.txt"]
+    assert "tom" in failed["empty.txt"]
+    assert "PDF" in failed["corrupt.pdf"]
+    assert "krypteret" in failed["locked.pdf"]
+    assert "binær" in failed["binary.txt"] or "kontroltegn" in failed["binary.txt"]
+    assert "MB" in failed["huge.txt"] and "KB_MAX_FILE_MB" in failed["huge.txt"]
+    assert "pakker ud" in failed["bomb.docx"]
+    assert sorted(report.added) == ["Notat om æøå og mellemrum.txt", "bom.txt", "latin1.txt"]
+    after = _chunk_sources(kb)
+    assert all(after[source] == count for source, count in before.items())  # nothing already stored is lost
+    texts = [c.text for c in kb.store.iter_chunks()]
+    assert not any("root:x:0:0" in t for t in texts)
+    assert any("Døgnbehandling for gravide på Fyn" in t for t in texts)
+    assert any(t.startswith("Vejledning med byte order mark") for t in texts)
+
+
+def test_the_size_limit_is_a_setting(tmp_path, corpus_copy, fake_embeddings):
+    (corpus_copy / "stor.txt").write_text("Et langt notat om tværfagligt samarbejde. " * 30_000, encoding="utf-8")
+    report = run_ingest(KnowledgeBase(make_settings(tmp_path, max_file_mb=1), embeddings=fake_embeddings))
+    assert [Path(p).name for p, _ in report.failed] == ["stor.txt"] and "1 MB" in report.failed[0][1]
+    report = run_ingest(KnowledgeBase(make_settings(tmp_path, max_file_mb=2), embeddings=fake_embeddings))
+    assert report.added == ["stor.txt"] and not report.failed
+
+
+def test_a_folder_of_2000_small_files_is_ingested(tmp_path, fake_embeddings):
+    folder = tmp_path / "corpus"
+    for i in range(2000):
+        sub = folder / f"mappe{i // 500}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"notat_{i:04d}.txt").write_text(f"Notat nummer {i} om samarbejde mellem kommune og region.\n",
+                                                encoding="utf-8")
+    kb = _kb(tmp_path, fake_embeddings)
+    report = run_ingest(kb)
+    assert len(report.added) == 2000 and not report.failed
+    assert len(_chunk_sources(kb)) == 2000 and len(kb.lexical.chunks) == 2000
+    again = run_ingest(kb)
+    assert len(again.unchanged) == 2000 and not again.changed
