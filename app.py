@@ -24,6 +24,7 @@ from kb.records import answer_record
 from kb.service import KnowledgeBase
 from kb.text import detect_language
 from kb.types import Answer, SearchFilter, Turn
+from kb.web import RateLimit, Users, WebGuard, exposure_problem
 
 log = logging.getLogger("kb.app")
 
@@ -118,11 +119,18 @@ def documents_table(kb: KnowledgeBase) -> list[list]:
 
 def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
     doc_types = sorted({row[1] for row in documents_table(kb)})
+    limit = RateLimit(settings.app.app_questions_per_minute)
 
     def respond(question: str, conversation: list[dict], records: list[dict], turns: list[Turn], types: list[str],
-                date_from: str, date_to: str) -> Iterator[tuple]:
+                date_from: str, date_to: str, request: gr.Request) -> Iterator[tuple]:
         question = question or ""
         language = detect_language(question)
+        if not limit.allow(request.username or request.session_hash or "anonymous"):
+            history = conversation + [{"role": "user", "content": as_plain_text(question)},
+                                      {"role": "assistant", "content": msg("rate_limited", language,
+                                                                           n=limit.per_minute)}]
+            yield question, history, history, records + [{}], turns, "", {}  # the question stays in the box
+            return
         # The conversation lives on the server (session state): the client sends a question and its
         # filters, never a history, so nothing it sends is read as messages or components.
         history = conversation + [{"role": "user", "content": as_plain_text(question)},
@@ -233,6 +241,9 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = get_settings()
     try:
+        users = Users.from_settings(settings.app, settings.users_path)
+        if (problem := exposure_problem(settings.app, users)) is not None:
+            raise SystemExit(f"Chatten starter ikke: {problem}")
         kb = KnowledgeBase(settings)
     except KBError as exc:  # a setting the operator must fix: the message says which
         raise SystemExit(f"Chatten kan ikke starte: {exc}") from None
@@ -244,38 +255,23 @@ def main() -> None:
     demo.queue(default_concurrency_limit=settings.app.app_concurrency)
     import uvicorn
 
-    log.info("Chatten kører på http://%s:%s (stop med Ctrl+C)", settings.app.app_host, settings.app.app_port)
+    log.info("Chatten kører på http://%s:%s (%s; stop med Ctrl+C)", settings.app.app_host, settings.app.app_port,
+             f"login for {len(users)} bruger(e)" if users else "uden login, kun denne maskine")
     # Open event streams (a browser tab, a client) must not keep a stopped chat alive.
-    uvicorn.run(web_app(demo), host=settings.app.app_host, port=settings.app.app_port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    uvicorn.run(web_app(demo, settings, users), host=settings.app.app_host, port=settings.app.app_port,
+                log_level="warning", timeout_graceful_shutdown=5)
 
 
-# Sent with every response: the chat may not be framed by another site, sends no referrer, and
-# browsers must not guess content types. A full Content-Security-Policy needs Gradio's inline
-# scripts measured first; until then the policy only forbids framing.
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-def web_app(demo: gr.Blocks):
-    """The chat mounted on our own FastAPI app, which adds the security headers; uploads (which the
-    chat never needs) are capped at 1 kB."""
+def web_app(demo: gr.Blocks, settings: Settings, users: Users):
+    """The chat mounted on our own FastAPI app behind ``WebGuard`` (origin check, body limit, security
+    headers); login when users are configured; uploads, which the chat never needs, capped at 1 kB."""
     from fastapi import FastAPI
 
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-
-    @api.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    return gr.mount_gradio_app(api, demo, path="", show_error=False, css=CSS, max_file_size="1kb")
+    app = gr.mount_gradio_app(api, demo, path="", show_error=False, css=CSS, max_file_size="1kb",
+                              auth=users if users else None,
+                              auth_message="Log ind med den bruger, du har fået af din administrator.")
+    return WebGuard(app, settings.app)
 
 
 if __name__ == "__main__":

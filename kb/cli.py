@@ -325,6 +325,32 @@ def feedback_export(fmt: str = typer.Option("csv", "--format", help="csv eller j
         typer.echo(text, nl=False)
 
 
+user_app = _Typer(help="Brugere, der kan logge ind i chatten (kræves, når den lytter ud over denne maskine).")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(name: str = typer.Argument(..., help="Brugernavnet"),
+             password: str = typer.Option(..., prompt="Adgangskode", hide_input=True, confirmation_prompt=True,
+                                          envvar="KB_NEW_PASSWORD", help="Spørges der om, hvis den ikke er givet")) -> None:
+    """Opret en bruger eller skift dens adgangskode; kun et scrypt-hash gemmes (KB_APP_USERS_FILE)."""
+    from .web import save_user
+
+    path = get_settings().users_path
+    save_user(path, name, password)
+    console.print(f"Brugeren {escape(name)} er gemt i {escape(str(path))}.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Vis brugernavnene (aldrig adgangskoder eller hashes)."""
+    from .web import Users
+
+    settings = get_settings()
+    users = Users.from_settings(settings.app, settings.users_path)
+    console.print(f"{len(users)} bruger(e): " + ", ".join(escape(n) for n in users.names()), markup=True)
+
+
 @app.command()
 def info() -> None:
     """Vis dokumenter, antal tekststykker, model og placering af vidensbasen."""

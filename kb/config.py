@@ -85,6 +85,18 @@ class AppSettings(_Section):
     app_host: str = Field("127.0.0.1", description="Where the chat listens; loopback by default.")
     app_port: int = Field(7860, description="The chat's port.")
     app_concurrency: int = Field(4, description="Questions answered at the same time.")
+    app_users_file: Path | None = Field(None, description=(
+        "Users who may log in, one 'name:scrypt$…' line each, written by `kb user add`; default DATA_DIR/users.txt. "
+        "With any user configured the chat asks for a login; beyond loopback it refuses to start without one."))
+    app_users: str = Field("", description="More users as 'name:scrypt$…' entries separated by commas (e.g. from a "
+                                           "secret store); same format as the users file.")
+    app_questions_per_minute: int = Field(20, description=(
+        "Questions one user (or browser session) may ask per minute; 0 turns the limit off."))
+    app_max_request_kb: int = Field(64, description=(
+        "Largest request body accepted (a question is at most a few kB); larger bodies get 413."))
+    app_origins: str = Field("", description=(
+        "Other origins (scheme://host:port, comma-separated) whose pages may call the chat, e.g. a proxy's public "
+        "name when it rewrites Host; by default only the chat's own pages may."))
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -163,6 +175,10 @@ class Settings(BaseSettings):
     @property
     def feedback_path(self) -> Path:
         return self.data_dir / "feedback.sqlite"
+
+    @property
+    def users_path(self) -> Path:
+        return self.app.app_users_file or self.data_dir / "users.txt"
 
     @property
     def ingest_lock_path(self) -> Path:

@@ -19,6 +19,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "Fjern eller udvid filtrene, og spørg igen.",
         "bad_date": "Datoen »{value}« kan ikke læses. Skriv den som ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD.",
         "internal_error": "Beklager, der opstod en fejl. Prøv igen, eller kontakt support.",
+        "rate_limited": "Du har stillet mange spørgsmål på kort tid (højst {n} i minuttet). Vent et øjeblik, "
+                        "og spørg så igen.",
     },
     "en": {
         "empty": "Please type a question about the guidance documents.",
@@ -37,6 +39,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "Remove or widen them and ask again.",
         "bad_date": "The date »{value}« cannot be read. Write it as YYYY, YYYY-MM or YYYY-MM-DD.",
         "internal_error": "Sorry, something went wrong. Please try again, or contact support.",
+        "rate_limited": "You have asked many questions in a short time (at most {n} a minute). Please wait a "
+                        "moment and ask again.",
     },
 }
 

@@ -25,35 +25,48 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(corpus_kb, tmp_path_factory):
-    """app.py in its own process on a copy of the ingested store; yields (url, data_dir)."""
-    data_dir = tmp_path_factory.mktemp("app") / "data"
-    shutil.copytree(corpus_kb.settings.data_dir, data_dir)
+def start_app(env: dict[str, str], log_path) -> tuple[subprocess.Popen, str]:
+    """app.py in its own process on a free loopback port, once it answers; returns (process, url)."""
     port = _free_port()
-    env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_CORPUS_DIR": str(corpus_kb.settings.corpus_dir),
-           "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1",
-           "GRADIO_TEMP_DIR": str(data_dir.parent / "gradio-cache")}  # where Gradio copies files it serves
-    log = (data_dir.parent / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1", **env})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError((data_dir.parent / "app.log").read_text())
+            raise RuntimeError(log_path.read_text())
         try:
             urllib.request.urlopen(url, timeout=2)
-            break
+            return proc, url
+        except urllib.error.HTTPError:  # answering, if only with a refusal (a login page, say)
+            return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not start within 90 s")
-    yield url, data_dir
+    proc.kill()
+    raise RuntimeError("app did not start within 90 s")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
     proc.terminate()
     proc.wait(timeout=20)
-    log.close()
+
+
+def app_data_copy(corpus_kb, tmp_path_factory, name: str):
+    """A copy of the ingested store for one app process (it writes feedback and Gradio's cache)."""
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    shutil.copytree(corpus_kb.settings.data_dir, data_dir)
+    return data_dir, {"KB_DATA_DIR": str(data_dir), "KB_CORPUS_DIR": str(corpus_kb.settings.corpus_dir),
+                      "GRADIO_TEMP_DIR": str(data_dir.parent / "gradio-cache")}  # where Gradio copies files it serves
+
+
+@pytest.fixture(scope="module")
+def app_server(corpus_kb, tmp_path_factory):
+    """app.py in its own process on a copy of the ingested store; yields (url, data_dir)."""
+    data_dir, env = app_data_copy(corpus_kb, tmp_path_factory, "app")
+    proc, url = start_app(env, data_dir.parent / "app.log")
+    yield url, data_dir
+    stop_app(proc)
 
 
 def _ask(client, question: str, types=(), date_from: str = "", date_to: str = ""):
@@ -136,6 +149,8 @@ def test_browser_question_sources_feedback_and_screenshots(app_server):
         for name, viewport in (("desktop-1280x800", {"width": 1280, "height": 800}),
                                ("phone-390", {"width": 390, "height": 844})):
             page = browser.new_page(viewport=viewport, locale="da-DK")
+            refused: list[str] = []  # the Content-Security-Policy must not block anything the chat needs
+            page.on("console", lambda m, seen=refused: seen.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(url)
             box = page.locator("#kb-question textarea")
             box.fill("Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
@@ -156,6 +171,7 @@ def test_browser_question_sources_feedback_and_screenshots(app_server):
                 assert len(rows) == before + 1 and rows[-1]["rating"] == 1
                 assert "31. maj 2025" in rows[-1]["answer"]
             page.screenshot(path=str(ARTIFACTS / f"chat-{name}.png"), full_page=True)
+            assert refused == [], refused
             page.close()
         browser.close()
 
@@ -175,23 +191,11 @@ def test_concurrent_users_are_all_answered(app_server):
 def test_app_with_an_empty_store_says_to_ingest(tmp_path):
     from gradio_client import Client
 
-    port = _free_port()
-    env = {**os.environ, "KB_DATA_DIR": str(tmp_path / "data"), "KB_APP_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_app({"KB_DATA_DIR": str(tmp_path / "data")}, tmp_path / "app.log")
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-                break
-            except Exception:
-                assert time.time() < deadline and proc.poll() is None, "app did not start"
-                time.sleep(0.5)
-        assert "kb ingest" in _ask(client, "Hvornår skal afrapporteringen sendes?")[0]
+        assert "kb ingest" in _ask(Client(url, verbose=False), "Hvornår skal afrapporteringen sendes?")[0]
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_app(proc)
 
 
 def test_the_asked_for_fact_is_highlighted_in_the_quote_and_in_the_document_view(corpus_kb):
@@ -204,23 +208,76 @@ def test_the_asked_for_fact_is_highlighted_in_the_quote_and_in_the_document_view
     assert fact in quote and fact in document_view
 
 
-def test_every_response_carries_the_security_headers_and_uploads_are_capped(app_server):
+def _status(request: urllib.request.Request) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers)
+
+
+def test_every_response_carries_the_security_headers_and_a_policy_for_its_own_scripts(app_server):
+    import base64
+    import hashlib
+    import re
+
     url, _ = app_server
     with urllib.request.urlopen(url, timeout=10) as response:
-        headers = response.headers
-    assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-    assert headers["Referrer-Policy"] == "no-referrer" and headers["X-Content-Type-Options"] == "nosniff"
+        headers, page = response.headers, response.read()
+    assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    policy = dict(d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+    assert policy["frame-ancestors"] == "'none'" and policy["default-src"] == "'self'"
+    assert "'unsafe-inline'" not in policy["script-src"] and "http" not in policy["script-src"]
+    inline = re.findall(rb"<script(?![^>]*src=)[^>]*>(.*?)</script>", page, re.S)
+    allowed = set(re.findall(r"'sha256-([^']+)'", policy["script-src"]))
+    assert inline and allowed == {base64.b64encode(hashlib.sha256(s).digest()).decode() for s in inline}
+    with urllib.request.urlopen(url + "gradio_api/info", timeout=10) as response:  # JSON: framing rules too
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_uploads_and_large_bodies_are_refused(app_server):
+    import http.client
+    import json
+
+    url, _ = app_server
     boundary = "kbtestboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n"
             f"Content-Type: text/plain\r\n\r\n").encode() + b"x" * 200_000 + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url + "gradio_api/upload", data=body,
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status = response.status
-    except urllib.error.HTTPError as refused:
-        status = refused.code
-    assert status == 413
+    assert _status(urllib.request.Request(url + "gradio_api/upload", data=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}))[0] == 413
+    big = json.dumps({"data": ["x" * 100_000, [], "", ""]}).encode()
+    assert _status(urllib.request.Request(url + "gradio_api/call/ask", data=big,
+                                          headers={"Content-Type": "application/json"}))[0] == 413
+    # the same body sent in chunks without a Content-Length is cut off at the limit too
+    host, port = url.split("//")[1].strip("/").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("POST", "/gradio_api/call/ask", body=iter([big[i:i + 8192] for i in range(0, len(big), 8192)]),
+                       headers={"Content-Type": "application/json"}, encode_chunked=True)
+    assert connection.getresponse().status == 413
+    connection.close()
+    small = json.dumps({"data": ["Hvornår skal afrapporteringen sendes?", [], "", ""]}).encode()
+    assert _status(urllib.request.Request(url + "gradio_api/call/ask", data=small,
+                                          headers={"Content-Type": "application/json"}))[0] == 200
+
+
+def test_pages_of_other_sites_cannot_call_the_chat(app_server):
+    import json
+
+    url, _ = app_server
+    small = json.dumps({"data": ["Hvornår skal afrapporteringen sendes?", [], "", ""]}).encode()
+    own = url.rstrip("/")
+    for origin, expected in (("http://evil.example", 403), ("null", 403), (own.replace("127.0.0.1", "localhost"), 403),
+                             (own, 200)):
+        status, headers = _status(urllib.request.Request(url + "gradio_api/call/ask", data=small, headers={
+            "Content-Type": "application/json", "Origin": origin}))
+        assert status == expected, origin
+        assert headers.get("access-control-allow-origin") in (None, own), origin
+    status, headers = _status(urllib.request.Request(url + "gradio_api/info", headers={"Origin": "http://evil.example"}))
+    assert status == 403 and "access-control-allow-origin" not in {k.lower() for k in headers}
+    preflight = urllib.request.Request(url + "gradio_api/queue/join", method="OPTIONS", headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    assert _status(preflight)[0] == 403
 
 
 def test_the_users_own_text_is_shown_not_rendered(app_server):
