@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the project with its test dependencies (and Debian's Chromium for the browser test),
-# lint (ruff), run the whole test suite, then the eval gate (the dev set against evals/floors.json).
+# lint (ruff), audit the dependencies where advisory data is reachable (scripts/audit.sh), run the whole test suite, then the eval gate (the dev set against evals/floors.json).
 source "$(dirname "$0")/_venv.sh"
 install_project "[test]"
 if ! command -v chromium >/dev/null 2>&1; then
@@ -13,5 +13,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 .venv/bin/ruff check .
+bash scripts/audit.sh --if-reachable
 .venv/bin/python -m pytest "$@"
 .venv/bin/kb eval gate
