@@ -19,7 +19,6 @@ from kb.config import Settings, get_settings
 from kb.errors import EmptyStoreError, KBError
 from kb.feedback import FeedbackStore
 from kb.messages import msg
-from kb.privacy import contains_personal_data
 from kb.records import answer_record
 from kb.service import KnowledgeBase
 from kb.text import detect_language
@@ -33,7 +32,10 @@ INTRO = (
     "Stil spørgsmål til forløbsbeskrivelser, centrale udmeldinger, anmodninger og sagsfremstillinger. "
     "Svaret består af **ordrette citater** fra dokumenterne med nummererede kildehenvisninger, så du kan "
     "tjekke dem. Står svaret ikke i dokumenterne, siger vidensbasen det i stedet for at gætte.\n\n"
-    "⚠️ **Skriv ikke personoplysninger** (CPR-numre, navne, telefonnumre, e-mails) i chatten."
+    "⚠️ **Skriv ikke personoplysninger** i chatten. Gør du det alligevel, erstattes CPR-numre, telefonnumre, "
+    "e-mailadresser og almindelige danske for- og efternavne med [CPR], [TELEFON], [EMAIL] og [NAVN], før "
+    "spørgsmålet søges eller gemmes. Andre oplysninger, fx adresser, sjældne navne eller helbredsoplysninger, "
+    "kan den ikke genkende."
 )
 EXAMPLES = [
     "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?",
@@ -144,7 +146,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             if answer.turn is not None:
                 turns = turns + [answer.turn]
             record = answer_record(answer, None, 0.0, flt)
-            if contains_personal_data(question):
+            if answer.question != question:  # the knowledge base masked personal data in it
                 text = f"{msg('personal_data', language)}\n\n{text}"
         except KBError as exc:
             text = exc.in_language(language)
@@ -183,7 +185,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         if not (text or "").strip():
             return "Skriv en kommentar først.", text
         feedback.comment(feedback_id, text)
-        return "Kommentaren er gemt (personoplysninger fjernes automatisk).", ""
+        return "Kommentaren er gemt. CPR-numre, telefonnumre, e-mails og almindelige navne er erstattet.", ""
 
     def clear() -> tuple:
         return [], [], [], [], "", {}, None, ""

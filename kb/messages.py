@@ -13,8 +13,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_store": "Vidensbasen er tom. Kør først: kb ingest",
         "store_busy": "Vidensbasen er ved at blive opdateret med nye dokumenter. Prøv igen om et øjeblik.",
         "ingest_running": "En anden indlæsning (kb ingest) kører allerede. Vent til den er færdig, og prøv igen.",
-        "personal_data": "Bemærk: Dit spørgsmål ser ud til at indeholde personoplysninger (fx et CPR-nummer, "
-                         "telefonnummer eller en e-mail). De gemmes ikke – men skriv dem ikke i chatten.",
+        "personal_data": "Bemærk: Dit spørgsmål indeholdt personoplysninger (et CPR-nummer, telefonnummer, en "
+                         "e-mail eller et navn). De er erstattet med [CPR], [TELEFON], [EMAIL] eller [NAVN] og "
+                         "hverken søgt på eller gemt – men skriv dem ikke i chatten.",
         "no_filter_match": "Ingen dokumenter passer til de valgte filtre (dokumenttype og datoer). "
                            "Fjern eller udvid filtrene, og spørg igen.",
         "bad_date": "Datoen »{value}« kan ikke læses. Skriv den som ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD.",
@@ -33,8 +34,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_store": "The knowledge base is empty. Run first: kb ingest",
         "store_busy": "The knowledge base is being updated with new documents. Please try again in a moment.",
         "ingest_running": "Another ingest (kb ingest) is already running. Wait for it to finish and try again.",
-        "personal_data": "Note: your question seems to contain personal data (e.g. a CPR number, phone number "
-                         "or e-mail). It is not stored – but please do not enter it in the chat.",
+        "personal_data": "Note: your question contained personal data (a CPR number, phone number, e-mail or "
+                         "name). It was replaced by [CPR], [TELEFON], [EMAIL] or [NAVN] and neither searched nor "
+                         "stored – but please do not enter it in the chat.",
         "no_filter_match": "No documents match the chosen filters (document type and dates). "
                            "Remove or widen them and ask again.",
         "bad_date": "The date »{value}« cannot be read. Write it as YYYY, YYYY-MM or YYYY-MM-DD.",

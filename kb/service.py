@@ -47,6 +47,7 @@ class _Indexes:
     retriever: HybridRetriever
     answerer: ExtractiveAnswerer
     spelling: SpellingRepair
+    known: frozenset[str]  # the documents' words, which name masking leaves alone
     stamp: float  # LexicalIndex.stamp() when built: another process's ingest changes it
 
 
@@ -98,7 +99,8 @@ class KnowledgeBase:
         reranker = build_reranker(s.retrieval, s.embedding.allow_downloads)
         retriever = HybridRetriever(self.store, lexical, reranker, s.retrieval, self.mode)
         answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer)
-        return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical), stamp)
+        return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical),
+                        privacy.known_words(c.text for c in lexical.chunks), stamp)
 
     def ingest(self, paths: list[Path] | None = None,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
@@ -150,8 +152,9 @@ class KnowledgeBase:
         turns = self.replay([h for h in history or [] if isinstance(h, str)], flt) + \
             [h for h in history or [] if isinstance(h, Turn)]
         # Personal data is neither searched nor kept: records and logs see the masked question only.
-        searched = self.spelling.repair(privacy.strip(without_markup(question)))
-        question = privacy.mask(question)
+        known = self.indexes.known
+        searched = self.spelling.repair(privacy.strip(without_markup(question), known))
+        question = privacy.mask(question, known)
         resolution = self.condenser(searched, turns)
         intent = classify(searched)
         text = " ".join(filter(None, (resolution.text, SEARCH_HINTS.get(intent))))
