@@ -247,12 +247,12 @@ def main() -> None:
         if (problem := exposure_problem(settings.app, users)) is not None:
             raise SystemExit(f"Chatten starter ikke: {problem}")
         kb = KnowledgeBase(settings)
-    except KBError as exc:  # a setting the operator must fix: the message says which
+        if kb.store.count() == 0:
+            log.warning("%s", msg("no_store"))
+        else:
+            kb.warm_up()
+    except KBError as exc:  # a setting or a store the operator must fix: the message says which
         raise SystemExit(f"Chatten kan ikke starte: {exc}") from None
-    if kb.store.count() == 0:
-        log.warning("%s", msg("no_store"))
-    else:
-        kb.warm_up()
     demo = build_app(kb, settings, FeedbackStore(settings.feedback_path))
     demo.queue(default_concurrency_limit=settings.app.app_concurrency)
     import uvicorn

@@ -2,7 +2,8 @@
 
 Unchanged files are skipped without being read twice; a changed file has its old chunks replaced;
 a file removed from a scanned folder has its chunks deleted; a broken file is reported and skipped
-(its previous chunks, if any, stay). The lexical index is rebuilt from the store afterwards.
+(its previous chunks, if any, stay). The lexical index is rebuilt from the store afterwards. All of
+it is written into a generation of its own (``kb.generations``), which the caller switches to.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from kb.config import IngestSettings
 from kb.embeddings import CachedEmbeddings
 from kb.errors import BadFileError
 from kb.lexical import LexicalIndex
-from kb.store import VectorStore, WriterLock
+from kb.store import VectorStore
 from kb.types import Chunk
 from kb.units import units_of
 
@@ -123,13 +124,41 @@ def prepare(item: _Discovered, chunking: IngestSettings) -> list[Chunk]:
 
 
 def ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest, *,
-           lexical_dir: Path, chunking: IngestSettings, lexical_tokens: str, lock: Path | None = None,
+           lexical_dir: Path, chunking: IngestSettings, lexical_tokens: str,
            progress: Callable[[int, int, str], None] = lambda done, total, source: None) -> IngestReport:
-    """Run one ingest while holding the store's writer lock (default: beside the manifest): a second
-    ingest is refused, and a running chat tells its users that the knowledge base is being updated
-    instead of answering from half an index."""
-    with WriterLock(lock or manifest.path.parent / "ingest.lock").hold():
-        return _ingest(paths, store, embeddings, manifest, lexical_dir, chunking, lexical_tokens, progress)
+    """Bring the store, the manifest and the lexical index up to date with the files. The caller
+    holds the writer lock and gives a generation of its own to write into (``kb.generations``)."""
+    return _ingest(paths, store, embeddings, manifest, lexical_dir, chunking, lexical_tokens, progress)
+
+
+def fingerprint_of(chunking: IngestSettings, model_id: str) -> str:
+    """What a file's hash includes besides its bytes: a change here re-chunks every file."""
+    return f"{INGEST_FORMAT}:{chunking.chunk_size}:{chunking.chunk_min_size}:{model_id}"
+
+
+def has_work(paths: list[Path], manifest: Manifest, chunking: IngestSettings, model_id: str,
+             lexical_dir: Path) -> bool:
+    """Whether an ingest of ``paths`` would change anything (only hashes are computed): a new or
+    changed file, a removed one, or no lexical index yet. Unreadable files count as no work."""
+    discovered, _ = discover(paths)
+    fingerprint = fingerprint_of(chunking, model_id)
+    for item in discovered:
+        try:
+            check_size(item.path, chunking)
+            previous = manifest.documents.get(str(item.path.resolve()))
+            if previous is None or previous["hash"] != file_hash(item.path, fingerprint):
+                return True
+        except (BadFileError, OSError):
+            continue
+    return bool(_removed(manifest, discovered, paths)) or not LexicalIndex.exists(lexical_dir)
+
+
+def _removed(manifest: Manifest, discovered: list[_Discovered], paths: list[Path]) -> list[str]:
+    """Manifest keys of files that were in a scanned folder and are gone."""
+    seen = {str(d.path.resolve()) for d in discovered}
+    roots = {d.root for d in discovered if d.root is not None} | {p.resolve() for p in paths if p.is_dir()}
+    return [key for key in manifest.documents
+            if key not in seen and any(Path(key).is_relative_to(root) for root in roots)]
 
 
 @dataclass
@@ -158,7 +187,7 @@ def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddin
                                      "title": p.chunks[0].meta.title}
         (report.updated if p.previous else report.added).append(p.source)
         report.chunks_written += len(p.chunks)
-    manifest.save()  # after each batch, so an interrupted run keeps what it finished
+    manifest.save()
     batch.clear()
 
 
@@ -173,16 +202,14 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     started = time.perf_counter()
     report = IngestReport()
     computed0, reused0 = embeddings.computed, embeddings.reused
-    fingerprint = f"{INGEST_FORMAT}:{chunking.chunk_size}:{chunking.chunk_min_size}:{embeddings.model_id}"
+    fingerprint = fingerprint_of(chunking, embeddings.model_id)
     discovered, refused = discover(paths)
     for path, reason in refused:
         _skip(report, path, reason)
-    seen: set[str] = set()
     batch: list[_Pending] = []
     for done, item in enumerate(discovered):
         progress(done, len(discovered), item.source)
         key = str(item.path.resolve())
-        seen.add(key)
         try:
             check_size(item.path, chunking)
             digest = file_hash(item.path, fingerprint)
@@ -205,14 +232,12 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
             _write(batch, store, embeddings, manifest, report)
     if batch:
         _write(batch, store, embeddings, manifest, report)
-    roots = {d.root for d in discovered if d.root is not None} | {p.resolve() for p in paths if p.is_dir()}
-    for key in list(manifest.documents):
-        in_scanned_root = any(Path(key).is_relative_to(root) for root in roots)
-        if key not in seen and in_scanned_root:
-            entry = manifest.documents.pop(key)
-            store.delete(entry["chunk_ids"])
-            report.removed.append(entry["source"])
-    manifest.save()
+    for key in _removed(manifest, discovered, paths):
+        entry = manifest.documents.pop(key)
+        store.delete(entry["chunk_ids"])
+        report.removed.append(entry["source"])
+    if report.removed:
+        manifest.save()
     progress(len(discovered), len(discovered), "")
     if report.changed or not LexicalIndex.exists(lexical_dir):
         LexicalIndex.build(list(store.iter_chunks()), lexical_tokens).save(lexical_dir)

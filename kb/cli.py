@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import shutil
 import statistics
 import sys
 import time
@@ -74,13 +73,7 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
            rebuild: bool = typer.Option(False, help="Slet vidensbasen og byg den forfra")) -> None:
     """Indlæs dokumenter: kun nye og ændrede filer embeddes; slettede filer fjernes."""
     settings = get_settings()
-    if rebuild:
-        shutil.rmtree(settings.chroma_dir, ignore_errors=True)
-        shutil.rmtree(settings.lexical_dir, ignore_errors=True)
-        settings.manifest_path.unlink(missing_ok=True)
     kb = _knowledge_base()
-    if rebuild and settings.store.chroma_host:
-        kb.store.reset()
     targets = paths or [settings.corpus_dir]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
@@ -90,7 +83,7 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
             bar.update(task, completed=done, total=total, description=f"Indlæser {source}")
 
         try:
-            report = kb.ingest(targets, progress)
+            report = kb.ingest(targets, progress, rebuild=rebuild)
         except FileNotFoundError as exc:
             console.print(f"[red]{escape(str(exc))}[/red]")
             raise typer.Exit(2) from exc
@@ -323,6 +316,37 @@ def feedback_export(fmt: str = typer.Option("csv", "--format", help="csv eller j
         console.print(f"Feedback skrevet til {out}")
     else:
         typer.echo(text, nl=False)
+
+
+@app.command()
+def doctor(check_only: bool = typer.Option(False, "--check-only", help="Kun undersøg; reparér ikke")) -> None:
+    """Tjek at manifest, Chroma og BM25-indekset passer sammen, og reparér dem, hvis ikke."""
+    kb = _knowledge_base()
+    out = Console(highlight=False, emoji=False)
+
+    def show(health) -> None:
+        out.print(f"Generation: {health.generation}. Manifest: {health.documents} dokumenter, "
+                  f"{health.manifest_chunks} tekststykker; Chroma: {health.store_chunks}; BM25: "
+                  f"{'mangler' if health.lexical_chunks is None else health.lexical_chunks}.", markup=False, soft_wrap=True)
+        out.print(f"Mangler i Chroma: {len(health.missing)} (dokumenter: {', '.join(health.damaged) or 'ingen'}); "
+                  f"uden dokument: {len(health.orphans)}; BM25 {'afviger' if health.lexical_differs else 'passer'}; "
+                  f"afbrudte indlæsninger: {len(health.leftovers)}.", markup=False, soft_wrap=True)
+
+    health = kb.check()
+    show(health)
+    if health.ok:
+        out.print("Alt passer sammen.")
+        return
+    if check_only:
+        raise typer.Exit(1)
+    report = kb.repair()
+    out.print(f"Repareret: {len(health.orphans)} tekststykker uden dokument slettet, "
+              f"{len(report.added)} dokumenter indlæst igen ({report.embedded} embeddet, "
+              f"{report.embeddings_reused} fra cache), BM25 bygget forfra.", markup=False, soft_wrap=True)
+    after = kb.check()
+    show(after)
+    if not after.ok:
+        raise typer.Exit(1)
 
 
 user_app = _Typer(help="Brugere, der kan logge ind i chatten (kræves, når den lytter ud over denne maskine).")

@@ -161,14 +161,6 @@ class Settings(BaseSettings):
         return self.model_copy(update=top)
 
     @property
-    def chroma_dir(self) -> Path:
-        return self.data_dir / "chroma"
-
-    @property
-    def lexical_dir(self) -> Path:
-        return self.data_dir / "bm25"
-
-    @property
     def models_dir(self) -> Path:
         return self.embedding.model_cache or self.data_dir / "models"
 
@@ -183,10 +175,6 @@ class Settings(BaseSettings):
     @property
     def ingest_lock_path(self) -> Path:
         return self.data_dir / "ingest.lock"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.data_dir / "manifest.json"
 
     @property
     def embedding_cache_path(self) -> Path:

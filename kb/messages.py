@@ -11,7 +11,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "maybe_relevant": "Måske relevant",
         "answer_intro": "",
         "no_store": "Vidensbasen er tom. Kør først: kb ingest",
-        "store_busy": "Vidensbasen er ved at blive opdateret med nye dokumenter. Prøv igen om et øjeblik.",
         "ingest_running": "En anden indlæsning (kb ingest) kører allerede. Vent til den er færdig, og prøv igen.",
         "personal_data": "Bemærk: Dit spørgsmål indeholdt personoplysninger (et CPR-nummer, telefonnummer, en "
                          "e-mail eller et navn). De er erstattet med [CPR], [TELEFON], [EMAIL] eller [NAVN] og "
@@ -32,7 +31,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "maybe_relevant": "Maybe relevant",
         "answer_intro": "The documents say (quoted in Danish):",
         "no_store": "The knowledge base is empty. Run first: kb ingest",
-        "store_busy": "The knowledge base is being updated with new documents. Please try again in a moment.",
         "ingest_running": "Another ingest (kb ingest) is already running. Wait for it to finish and try again.",
         "personal_data": "Note: your question contained personal data (a CPR number, phone number, e-mail or "
                          "name). It was replaced by [CPR], [TELEFON], [EMAIL] or [NAVN] and neither searched nor "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.pipeline import IngestReport, Manifest
+from ingest.pipeline import IngestReport, Manifest, has_work
 from ingest.pipeline import ingest as run_ingest
 
 from . import privacy
@@ -15,7 +17,8 @@ from .answer import ExtractiveAnswerer
 from .config import Settings
 from .conversation import Condenser, resolve
 from .embeddings import CachedEmbeddings, build_embeddings
-from .errors import EmptyStoreError, StoreBusyError
+from .errors import EmptyStoreError
+from .generations import Generation, Generations
 from .glossary import danish_terms
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
@@ -41,6 +44,25 @@ class DocumentInfo:
 
 
 @dataclass
+class Health:
+    """What `kb doctor` found in the current generation."""
+    generation: str
+    documents: int
+    manifest_chunks: int
+    store_chunks: int
+    lexical_chunks: int | None  # None: no lexical index
+    missing: list[str]  # in the manifest, not in the store
+    orphans: list[str]  # in the store, owned by no document
+    lexical_differs: bool
+    leftovers: list[str]  # unfinished generations of killed ingests
+    damaged: list[str]  # documents with chunks missing
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.orphans or self.lexical_differs or self.leftovers)
+
+
+@dataclass
 class _Indexes:
     """What is derived from the store: built together, dropped together after an ingest."""
     lexical: LexicalIndex
@@ -48,27 +70,54 @@ class _Indexes:
     answerer: ExtractiveAnswerer
     spelling: SpellingRepair
     known: frozenset[str]  # the documents' words, which name masking leaves alone
-    stamp: float  # LexicalIndex.stamp() when built: another process's ingest changes it
 
 
 class KnowledgeBase:
+    """Reads the current generation (``kb.generations``) and follows the switch an ingest makes, in
+    this process or another: each question is answered wholly from one generation."""
+
     def __init__(self, settings: Settings, embeddings: CachedEmbeddings | None = None,
                  store: VectorStore | None = None, mode: Mode = "hybrid", condenser: Condenser = resolve) -> None:
         self.settings = settings
         self.embeddings = embeddings or build_embeddings(settings.embedding, settings.models_dir,
                                                          settings.embedding_cache_path)
-        self.store = store or VectorStore(settings.store, settings.chroma_dir, self.embeddings)
         self.mode = mode
         self.condenser = condenser
-        self._writer = WriterLock(settings.ingest_lock_path)  # asked on every question: built once
+        self.generations = Generations(settings.data_dir)
+        self._fixed = store is not None  # a store handed in is used as it is, not followed
+        self._store = store
+        self._retired: VectorStore | None = None  # the previous generation's, closed at the next switch
+        self._stamp = self.generations.stamp()
+        self._generation = self.generations.current()
+        self._writer = WriterLock(settings.ingest_lock_path)
+        self._switching = threading.RLock()
         self._indexes: _Indexes | None = None
 
     @property
+    def store(self) -> VectorStore:
+        with self._switching:
+            if self._store is None:
+                self._store = self._open_store(self._generation)
+            return self._store
+
+    @property
+    def generation(self) -> Generation:
+        return self._generation
+
+    def _open_store(self, generation: Generation) -> VectorStore:
+        s = self.settings
+        if not s.store.chroma_host:  # an embedded store lives in the generation's folder
+            return VectorStore(s.store, generation.chroma_dir, self.embeddings)
+        section = s.store.model_copy(update={"collection": generation.collection(s.store.collection)})
+        return VectorStore(section, generation.chroma_dir, self.embeddings)
+
+    @property
     def indexes(self) -> "_Indexes":
-        """The parts derived from the store, built on first use and again after ``invalidate()``."""
-        if self._indexes is None:
-            self._indexes = self._build_indexes()
-        return self._indexes
+        """The parts derived from the store, built on first use and again after a switch."""
+        with self._switching:  # built from one generation's store and index, never from a mix
+            if self._indexes is None:
+                self._indexes = self._build_indexes(self._generation, self.store)
+            return self._indexes
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -86,34 +135,133 @@ class KnowledgeBase:
     def spelling(self) -> SpellingRepair:
         return self.indexes.spelling
 
-    def _build_indexes(self) -> "_Indexes":
+    def _build_indexes(self, generation: Generation, store: VectorStore) -> "_Indexes":
         s = self.settings
-        stamp = LexicalIndex.stamp(s.lexical_dir)
-        lexical = LexicalIndex.load(s.lexical_dir)
+        lexical_dir = generation.lexical_dir
+        lexical = LexicalIndex.load(lexical_dir)
         if lexical is None or lexical.tokens != s.retrieval.lexical_tokens:
-            if self.store.count() == 0:
+            if store.count() == 0:
                 raise EmptyStoreError(msg("no_store"))
-            lexical = LexicalIndex.build(list(self.store.iter_chunks()), s.retrieval.lexical_tokens)
-            lexical.save(s.lexical_dir)
-            stamp = LexicalIndex.stamp(s.lexical_dir)
+            lexical = LexicalIndex.build(list(store.iter_chunks()), s.retrieval.lexical_tokens)
+            lexical.save(lexical_dir)
         reranker = build_reranker(s.retrieval, s.embedding.allow_downloads)
-        retriever = HybridRetriever(self.store, lexical, reranker, s.retrieval, self.mode)
+        retriever = HybridRetriever(store, lexical, reranker, s.retrieval, self.mode)
         answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer)
         return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical),
-                        privacy.known_words(c.text for c in lexical.chunks), stamp)
+                        privacy.known_words(c.text for c in lexical.chunks))
 
-    def ingest(self, paths: list[Path] | None = None,
-               progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
-        """Ingest files or folders (default: the corpus folder) with this knowledge base's settings."""
+    def ingest(self, paths: list[Path] | None = None, progress: Callable[[int, int, str], None] | None = None,
+               rebuild: bool = False) -> IngestReport:
+        """Ingest files or folders (default: the corpus folder) into a new generation and switch to it;
+        with nothing to change, no generation is made. ``rebuild`` starts from an empty one."""
         s = self.settings
-        report = run_ingest(paths or [s.corpus_dir], self.store, self.embeddings, Manifest(s.manifest_path),
-                            lexical_dir=s.lexical_dir, chunking=s.ingest, lexical_tokens=s.retrieval.lexical_tokens,
-                            lock=s.ingest_lock_path, **({"progress": progress} if progress else {}))
-        self.invalidate()
+        paths = paths or [s.corpus_dir]
+        with self._writer.hold():
+            current = self.generations.current()
+            if not rebuild and not has_work(paths, Manifest(current.manifest_path), s.ingest, self.embeddings.model_id,
+                                            current.lexical_dir):
+                # Only unchanged (or unreadable) files: report them from the current generation, which
+                # the pipeline does not write to when nothing changes.
+                return self._run_pipeline(paths, self._open_store(current), current, progress)
+            report = self._write_generation(rebuild, lambda store, new: self._run_pipeline(paths, store, new, progress))
+        self.follow()
         return report
 
+    def _run_pipeline(self, paths: list[Path], store: VectorStore, generation: Generation,
+                      progress: Callable[[int, int, str], None] | None) -> IngestReport:
+        s = self.settings
+        return run_ingest(paths, store, self.embeddings, Manifest(generation.manifest_path),
+                          lexical_dir=generation.lexical_dir, chunking=s.ingest,
+                          lexical_tokens=s.retrieval.lexical_tokens, **({"progress": progress} if progress else {}))
+
+    def _write_generation(self, fresh: bool, work: Callable[[VectorStore, Generation], IngestReport],
+                          always: bool = False) -> IngestReport:
+        """Run ``work`` on a new generation (a copy of the current one, or empty) and make it current
+        if it changed anything (or ``always``); a failure or a kill leaves the current generation as
+        it was. The caller holds the writer lock."""
+        s = self.settings
+        current = self.generations.current()
+        new = self.generations.begin(fresh=fresh)
+        store: VectorStore | None = None
+        try:
+            store = self._open_store(new)
+            if not fresh and s.store.chroma_host:  # a server collection is copied through the API
+                store.copy_from(self._open_store(current))
+            report = work(store, new)
+        except BaseException:
+            if store is not None:
+                store.drop()
+            self.generations.abort(new)
+            raise
+        store.close()
+        if not (report.changed or fresh or always):
+            store.drop()
+            self.generations.abort(new)
+            return report
+        committed = self.generations.commit(new)
+        if s.store.chroma_host:
+            store.drop_others(s.store.collection, keep={committed.collection(s.store.collection),
+                                                        current.collection(s.store.collection)})
+        return report
+
+    def check(self) -> "Health":
+        """Whether the current generation's manifest, store and lexical index agree (`kb doctor`)."""
+        generation = self.generations.current()
+        manifest = Manifest(generation.manifest_path)
+        listed = {cid for entry in manifest.documents.values() for cid in entry["chunk_ids"]}
+        stored = self._open_store(generation).ids()
+        lexical = LexicalIndex.load(generation.lexical_dir)
+        indexed = None if lexical is None else {c.chunk_id for c in lexical.chunks}
+        leftovers = sorted(p.name for p in self.generations.root.glob("*.partial")) \
+            if self.generations.root.is_dir() else []
+        return Health(generation.name or "(før generationer)", len(manifest.documents), len(listed), len(stored),
+                      None if indexed is None else len(indexed), sorted(listed - stored), sorted(stored - listed),
+                      indexed != stored, leftovers,
+                      sorted(entry["source"] for entry in manifest.documents.values()
+                             if not set(entry["chunk_ids"]) <= stored))
+
+    def repair(self, paths: list[Path] | None = None) -> IngestReport:
+        """A new generation in which the three agree again: chunks no document owns are deleted,
+        documents with missing chunks are ingested again (their vectors mostly from the cache), and
+        the lexical index is rebuilt from the store."""
+        s = self.settings
+        paths = paths or [s.corpus_dir]
+
+        def mend(store: VectorStore, generation: Generation) -> IngestReport:
+            manifest = Manifest(generation.manifest_path)
+            listed = {cid for entry in manifest.documents.values() for cid in entry["chunk_ids"]}
+            stored = store.ids()
+            store.delete(sorted(stored - listed))
+            broken = [key for key, entry in manifest.documents.items() if not set(entry["chunk_ids"]) <= stored]
+            for key in broken:
+                store.delete(manifest.documents.pop(key)["chunk_ids"])
+            manifest.save()
+            shutil.rmtree(generation.lexical_dir, ignore_errors=True)
+            return self._run_pipeline(paths, store, generation, None)
+
+        with self._writer.hold():
+            report = self._write_generation(False, mend, always=True)
+            for leftover in self.generations.root.glob("*.partial"):
+                shutil.rmtree(leftover, ignore_errors=True)
+        self.follow()
+        return report
+
+    def follow(self) -> None:
+        """Switch to the generation an ingest made current (here or in another process). Questions
+        already running finish on the previous one, whose store is closed only at the next switch."""
+        if self._fixed:
+            return
+        with self._switching:
+            stamp = self.generations.stamp()
+            if stamp == self._stamp:
+                return
+            if self._retired is not None:
+                self._retired.close()
+            self._retired, self._store, self._indexes = self._store, None, None
+            self._stamp, self._generation = stamp, self.generations.current()
+
     def invalidate(self) -> None:
-        """Forget the derived indexes (after an ingest) so the next question sees the new documents."""
+        """Forget the derived indexes so the next question rebuilds them."""
         self._indexes = None
 
     def warm_up(self) -> None:
@@ -121,14 +269,12 @@ class KnowledgeBase:
         _ = self.indexes
 
     def ensure_ready(self, language: str = "da") -> None:
-        """Raise a user-facing error while the store is empty or being re-ingested; pick up the result
-        of an ingest run by another process (the chat keeps serving across `kb ingest`)."""
-        if self._writer.held_elsewhere():
-            raise StoreBusyError(msg("store_busy", language))
+        """Follow a finished ingest; raise a user-facing error while nothing has been ingested. An
+        ingest that is still running does not stop questions: they are answered from the current
+        generation until the new one is complete."""
+        self.follow()
         if self.store.count() == 0:
             raise EmptyStoreError(msg("no_store", language))
-        if self._indexes is not None and LexicalIndex.stamp(self.settings.lexical_dir) != self._indexes.stamp:
-            self.invalidate()
 
     def validate(self, question: str) -> str | None:
         """A message for a question that cannot be asked as typed, else None."""
@@ -151,10 +297,10 @@ class KnowledgeBase:
         self.ensure_ready(language)
         turns = self.replay([h for h in history or [] if isinstance(h, str)], flt) + \
             [h for h in history or [] if isinstance(h, Turn)]
+        indexes = self.indexes  # one generation for the whole question, even if an ingest switches meanwhile
         # Personal data is neither searched nor kept: records and logs see the masked question only.
-        known = self.indexes.known
-        searched = self.spelling.repair(privacy.strip(without_markup(question), known))
-        question = privacy.mask(question, known)
+        searched = indexes.spelling.repair(privacy.strip(without_markup(question), indexes.known))
+        question = privacy.mask(question, indexes.known)
         resolution = self.condenser(searched, turns)
         intent = classify(searched)
         text = " ".join(filter(None, (resolution.text, SEARCH_HINTS.get(intent))))
@@ -163,12 +309,12 @@ class KnowledgeBase:
         vector = self.embeddings.embed_query(text)
         query = Query(question=question, text=text, focus=searched, language=language, vector=tuple(vector),
                       intent=intent, follow_up=resolution.follow_up, context=resolution.context)
-        hits = self.retriever.retrieve(text, vector, max(k or self.settings.retrieval.top_k, self.settings.answer.answer_hits), flt)
+        hits = indexes.retriever.retrieve(text, vector, max(k or self.settings.retrieval.top_k, self.settings.answer.answer_hits), flt)
         if not hits and not flt.is_empty():
             note = msg("no_filter_match", language)
             return Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,
                           error=note, retrieval_query=text)
-        answer = self.answerer.answer(query, hits)
+        answer = indexes.answerer.answer(query, hits)
         answer.turn = Turn(question=searched, searched=resolution.text,
                            cited=tuple(c.chunk_id for c in answer.citations))
         return answer

@@ -26,22 +26,14 @@ def make_client(settings: StoreSettings, chroma_dir: Path) -> chromadb.ClientAPI
 
 
 class WriterLock:
-    """One writer at a time: an ingest holds this operating-system file lock while it rewrites the
-    store, so a second ingest is refused and the chat can tell its users to wait. The lock dies with
-    its process, so a killed ingest leaves nothing stale behind."""
+    """One writer at a time: an ingest (or `kb doctor`) holds this operating-system file lock while it
+    writes a new generation, so a second one is refused with a message. The lock dies with its
+    process, so a killed ingest leaves nothing stale behind."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = FileLock(str(path))
-
-    def held_elsewhere(self) -> bool:
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        self._lock.release()
-        return False
 
     @contextmanager
     def hold(self, wait: float = 5.0) -> Iterator[None]:
@@ -63,6 +55,7 @@ class VectorStore:
         self.location = (f"chroma://{settings.chroma_host}:{settings.chroma_port}/{settings.collection}"
                          if settings.chroma_host else str(chroma_dir.resolve()))
         self._client, self._name = client or make_client(settings, chroma_dir), settings.collection
+        self._server = bool(settings.chroma_host)
         self._spec = dict(metadata={"embedding_model": embeddings.model_id, "dimension": embeddings.dimension},
                           configuration={"hnsw": {"space": "cosine"}})
         # langchain-chroma's add_texts embeds the stored text itself; we embed a contextualised version
@@ -111,9 +104,40 @@ class VectorStore:
         results = self._lc.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=_where(flt))
         return [(Chunk.from_store(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
 
-    def reset(self) -> None:
-        self._lc.reset_collection()
-        self._collection = self._open()
+    def ids(self) -> set[str]:
+        return set(self._collection.get(include=[])["ids"])
+
+    def copy_from(self, other: "VectorStore", batch: int = 1000) -> None:
+        """Every chunk and vector of ``other`` into this (empty) store: how a generation starts on a
+        Chroma server, where a folder cannot be copied."""
+        offset = 0
+        while True:
+            got = other._collection.get(limit=batch, offset=offset, include=["embeddings", "documents", "metadatas"])
+            if len(got["ids"]):
+                self._collection.upsert(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
+                                        metadatas=got["metadatas"])
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
+    def close(self) -> None:
+        """Release the client (an embedded store's files), e.g. before its folder is renamed."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+    def drop(self) -> None:
+        """Delete this store's collection on a Chroma server (an embedded one goes with its folder)."""
+        if self._server:
+            self._client.delete_collection(self._name)
+        self.close()
+
+    def drop_others(self, base: str, keep: set[str]) -> None:
+        """Delete the server collections of generations that are gone (all ``base-g…`` but ``keep``)."""
+        for collection in self._client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name.startswith(f"{base}-g") and name not in keep:
+                self._client.delete_collection(name)
 
 
 def _where(flt: SearchFilter) -> dict | None:

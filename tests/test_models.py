@@ -142,8 +142,13 @@ def test_a_local_sentence_transformers_folder_is_used_and_recorded(tiny_embedder
     report = run_ingest(kb)
     assert len(report.added) == 5 and kb.store.count() > 0
     assert len(kb.ask("Hvornår skal afrapporteringen sendes?").hits) >= 5
+    packaged = KnowledgeBase(make_settings(tmp_path).override(corpus_dir=corpus_copy))
     with pytest.raises(StoreMismatchError, match="kb ingest --rebuild"):
-        KnowledgeBase(make_settings(tmp_path))  # the packaged model must not mix with the tiny one's vectors
+        packaged.ask("Hvornår skal afrapporteringen sendes?")  # the packaged model must not read the tiny one's vectors
+    (corpus_copy / "ny.txt").write_text("En ny instruks om tværfaglige møder.\n", encoding="utf-8")
+    with pytest.raises(StoreMismatchError, match="kb ingest --rebuild"):
+        run_ingest(packaged)  # ... nor add its own to them
+    assert not list(packaged.generations.root.glob("*.partial"))
 
 
 def test_a_hub_name_needs_downloads_allowed(tmp_path):
