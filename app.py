@@ -77,6 +77,22 @@ def as_plain_text(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
 
 
+_QUOTED_MARKUP = re.compile(r"([\\`*_\[\]|~#])")
+_LINE = re.compile(r"^(?P<bold>\*\*)?(?P<body>.*?)(?P=bold)?(?P<refs>(?: ?\[\d+\])*)$")
+
+
+def answer_markdown(text: str) -> str:
+    """The answer for the chat bubble: each quoted line exactly as in the document (HTML, markdown
+    and emoji codes in it are shown, not rendered); only our own parts, the bold asked-for fact and
+    the citation numbers, are markup."""
+    lines = []
+    for line in text.split("\n"):
+        parts = _LINE.match(line)
+        body = _QUOTED_MARKUP.sub(r"\\\1", html.escape(parts["body"], quote=False))
+        lines.append(f"**{body}**{parts['refs']}" if parts["bold"] else f"{body}{parts['refs']}")
+    return "\n".join(lines)
+
+
 def _meta_line(doc_type: str, date: str, section: str) -> str:
     parts = [doc_type or "ukendt type", date or "udateret"] + ([section] if section else [])
     return " · ".join(_e(p) for p in parts)
@@ -142,7 +158,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         try:
             flt = SearchFilter.from_user(types, date_from, date_to)
             answer = kb.ask(question, history=turns, flt=flt)
-            text, sources = answer.text, render_sources(kb, answer)
+            text, sources = answer_markdown(answer.text), render_sources(kb, answer)
             if answer.turn is not None:
                 turns = turns + [answer.turn]
             record = answer_record(answer, None, 0.0, flt)

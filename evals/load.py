@@ -4,7 +4,8 @@
 
 Copies the store in KB_DATA_DIR and the corpus in KB_CORPUS_DIR to a temporary folder, starts
 ``app.py`` on a free loopback port, and asks each question once (state A). Then ``--users`` clients
-(gradio_client, one session each) ask questions in a loop for ``--seconds`` while a second process
+(gradio_client; each question opens a new conversation, so it is never read as a follow-up and its
+answer can be compared) ask questions in a loop for ``--seconds`` while a second process
 keeps re-ingesting: one document is switched between its original text and a version with an added
 paragraph (state B), one `kb ingest` after another. Afterwards the questions are asked in state B.
 Every answer given under load must be the state-A or the state-B answer to its question (no mixed
@@ -68,7 +69,7 @@ class LoadResult:
         p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else float("nan")
         a = sum(1 for q, ans in self.answers if ans == self.state_a[q] != self.state_b[q])
         b = sum(1 for q, ans in self.answers if ans == self.state_b[q] != self.state_a[q])
-        rows = [("simultaneous users (one session each)", str(self.users)),
+        rows = [("simultaneous users", str(self.users)),
                 ("duration of the load", f"{self.seconds:.0f} s"),
                 ("re-ingests completed during the load", f"{len(self.ingests)} (median "
                  f"{statistics.median(self.ingests) if self.ingests else float('nan'):.1f} s each)"),
@@ -95,8 +96,14 @@ def _answer_text(result) -> str:
 def _ask_all(url: str, questions: list[str]) -> dict[str, str]:
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
-    return {q: _answer_text(client.predict(q, [], "", "", api_name="/ask")) for q in questions}
+    return {q: _fresh_answer(Client(url, verbose=False), q) for q in questions}
+
+
+def _fresh_answer(client, question: str) -> str:
+    """The answer to ``question`` as the first of a conversation: the chat keeps each session's
+    conversation, and a question asked after others may be read as a follow-up."""
+    client.reset_session()
+    return _answer_text(client.predict(question, [], "", "", api_name="/ask"))
 
 
 def _start_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -154,7 +161,7 @@ def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work:
                 i += 1
                 started = time.monotonic()
                 try:
-                    text = _answer_text(client.predict(question, [], "", "", api_name="/ask"))
+                    text = _fresh_answer(client, question)
                 except Exception as exc:  # every failure is counted and reported, none is hidden
                     with lock:
                         result.errors.append(f"{type(exc).__name__}: {exc}"[:200])

@@ -306,3 +306,21 @@ def test_the_users_own_text_is_shown_not_rendered(app_server):
         assert "31. maj 2025" in bot.inner_text() and "The documents say" not in bot.inner_text()
         browser.close()
     assert not [r for r in requested if "x-probe" in r or "tracker.invalid" in r or "the.invalid" in r]
+
+
+def test_quotes_in_the_chat_bubble_are_shown_exactly_as_in_the_document():
+    """Issue 15, item 12, for the chat: markdown, HTML and emoji codes inside a quoted passage are
+    shown as written; only the bold fact and the citation numbers are markup."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    from app import answer_markdown
+
+    quote = "Nøglen hedder root:x:0:0 i [bold]skuffen[/bold] med *stjerner*, _streger_, `kode` og <b>fed</b> skrift"
+    rendered = MarkdownIt("commonmark").render(answer_markdown(f"**31. maj 2025** [1]\n{quote} [1][2]"))
+    assert "<strong>31. maj 2025</strong> [1]" in rendered
+    assert not re.search(r"<(em|code|b|a)\b", rendered)
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    assert f"{quote} [1][2]" in text
