@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,22 +107,26 @@ def _fresh_answer(client, question: str) -> str:
     return _answer_text(client.predict(question, [], "", "", api_name="/ask"))
 
 
-def _start_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+def start_app(env: dict[str, str], log: Path, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """``app.py`` in its own process on a free loopback port, once it answers (if only with a refusal,
+    such as a login page); returns (process, url)."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, env={**env, "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1"})
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(log.read_text())
         try:
             urllib.request.urlopen(url, timeout=2)
             return proc, url
+        except urllib.error.HTTPError:
+            return proc, url
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    raise RuntimeError("the app did not start within 120 s")
+    raise RuntimeError(f"the app did not start within {timeout:.0f} s")
 
 
 def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work: Path) -> LoadResult:
@@ -146,7 +151,7 @@ def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work:
         return time.monotonic() - started
 
     ingest_to(original)  # the copied store may predate the current ingest format
-    proc, url = _start_app(env, work / "app.log")
+    proc, url = start_app(env, work / "app.log")
     result = LoadResult(users, seconds)
     try:
         result.state_a = _ask_all(url, QUESTIONS)

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
@@ -19,32 +16,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(env: dict[str, str], log_path) -> tuple[subprocess.Popen, str]:
     """app.py in its own process on a free loopback port, once it answers; returns (process, url)."""
-    port = _free_port()
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1", **env})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(log_path.read_text())
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except urllib.error.HTTPError:  # answering, if only with a refusal (a login page, say)
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("app did not start within 90 s")
+    from evals.load import start_app as start
+
+    return start({**os.environ, **env}, log_path, timeout=90)
 
 
 def stop_app(proc: subprocess.Popen) -> None:
