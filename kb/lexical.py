@@ -68,12 +68,6 @@ class LexicalIndex:
     def exists(directory: Path) -> bool:
         return (directory / _META_FILE).exists()
 
-    @staticmethod
-    def stamp(directory: Path) -> float:
-        """Changes whenever an index is saved to ``directory`` (by any process); 0 when there is none."""
-        path = directory / _META_FILE
-        return path.stat().st_mtime if path.exists() else 0.0
-
     @classmethod
     def load(cls, directory: Path) -> "LexicalIndex | None":
         meta = directory / _META_FILE

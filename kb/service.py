@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,11 +106,19 @@ class KnowledgeBase:
         return self._generation
 
     def _open_store(self, generation: Generation) -> VectorStore:
+        """An embedded store lives in the generation's folder; on a server each generation has a collection."""
         s = self.settings
-        if not s.store.chroma_host:  # an embedded store lives in the generation's folder
-            return VectorStore(s.store, generation.chroma_dir, self.embeddings)
-        section = s.store.model_copy(update={"collection": generation.collection(s.store.collection)})
+        section = s.store.model_copy(update={"collection": generation.collection(s.store.collection)}) \
+            if s.store.chroma_host else s.store
         return VectorStore(section, generation.chroma_dir, self.embeddings)
+
+    @contextmanager
+    def _opened(self, generation: Generation) -> Iterator[VectorStore]:
+        store = self._open_store(generation)
+        try:
+            yield store
+        finally:
+            store.close()
 
     @property
     def indexes(self) -> "_Indexes":
@@ -162,7 +171,8 @@ class KnowledgeBase:
                                             current.lexical_dir):
                 # Only unchanged (or unreadable) files: report them from the current generation, which
                 # the pipeline does not write to when nothing changes.
-                return self._run_pipeline(paths, self._open_store(current), current, progress)
+                with self._opened(current) as store:
+                    return self._run_pipeline(paths, store, current, progress)
             report = self._write_generation(rebuild, lambda store, new: self._run_pipeline(paths, store, new, progress))
         self.follow()
         return report
@@ -186,7 +196,8 @@ class KnowledgeBase:
         try:
             store = self._open_store(new)
             if not fresh and s.store.chroma_host:  # a server collection is copied through the API
-                store.copy_from(self._open_store(current))
+                with self._opened(current) as source:
+                    store.copy_from(source)
             report = work(store, new)
         except BaseException:
             if store is not None:
@@ -209,7 +220,8 @@ class KnowledgeBase:
         generation = self.generations.current()
         manifest = Manifest(generation.manifest_path)
         listed = {cid for entry in manifest.documents.values() for cid in entry["chunk_ids"]}
-        stored = self._open_store(generation).ids()
+        with self._opened(generation) as store:
+            stored = store.ids()
         lexical = LexicalIndex.load(generation.lexical_dir)
         indexed = None if lexical is None else {c.chunk_id for c in lexical.chunks}
         leftovers = sorted(p.name for p in self.generations.root.glob("*.partial")) \
@@ -259,10 +271,6 @@ class KnowledgeBase:
                 self._retired.close()
             self._retired, self._store, self._indexes = self._store, None, None
             self._stamp, self._generation = stamp, self.generations.current()
-
-    def invalidate(self) -> None:
-        """Forget the derived indexes so the next question rebuilds them."""
-        self._indexes = None
 
     def warm_up(self) -> None:
         """Build the derived indexes now (at start-up) rather than on the first question."""
