@@ -98,7 +98,7 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
         f"uændrede: {len(report.unchanged)}, fejlede: {len(report.failed)}. "
         f"Tekststykker skrevet: {report.chunks_written} ({rate:.1f}/s); embeddet: {report.embedded}, "
         f"genbrugt fra cache: {report.embeddings_reused}; i alt i vidensbasen: {total}. "
-        f"Tid: {report.seconds:.1f} s.")
+        f"Tid: {report.seconds:.1f} s.", soft_wrap=True)  # one line in a log, never broken mid-number
     if not report.changed and not report.failed:
         console.print("Intet nyt at indlæse: ingen embedding udført.")
     if report.failed:
