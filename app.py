@@ -19,7 +19,7 @@ from kb.config import Settings, get_settings
 from kb.errors import EmptyStoreError, KBError
 from kb.feedback import FeedbackStore
 from kb.messages import msg
-from kb.records import answer_record
+from kb.records import answer_record, case_note
 from kb.service import KnowledgeBase
 from kb.text import detect_language
 from kb.types import Answer, SearchFilter, Turn
@@ -29,13 +29,12 @@ log = logging.getLogger("kb.app")
 
 TITLE = "Vidensbase om udsatte gravide med rusmiddelforbrug"
 INTRO = (
-    "Stil spørgsmål til forløbsbeskrivelser, centrale udmeldinger, anmodninger og sagsfremstillinger. "
-    "Svaret består af **ordrette citater** fra dokumenterne med nummererede kildehenvisninger, så du kan "
-    "tjekke dem. Står svaret ikke i dokumenterne, siger vidensbasen det i stedet for at gætte.\n\n"
-    "⚠️ **Skriv ikke personoplysninger** i chatten. Gør du det alligevel, erstattes CPR-numre, telefonnumre, "
-    "e-mailadresser og almindelige danske for- og efternavne med [CPR], [TELEFON], [EMAIL] og [NAVN], før "
-    "spørgsmålet søges eller gemmes. Andre oplysninger, fx adresser, sjældne navne eller helbredsoplysninger, "
-    "kan den ikke genkende."
+    "Svar med **ordrette citater** og kildehenvisninger fra forløbsbeskrivelser, centrale udmeldinger, "
+    "anmodninger og sagsfremstillinger – og et ærligt »det kan jeg ikke finde«, når de ikke svarer.\n\n"
+    "⚠️ **Skriv ikke personoplysninger.** <details><summary>Hvad fjernes automatisk?</summary>"
+    "CPR-numre, telefonnumre, e-mailadresser og almindelige danske for- og efternavne erstattes med [CPR], "
+    "[TELEFON], [EMAIL] og [NAVN], før spørgsmålet søges eller gemmes. Andre oplysninger, fx adresser, "
+    "sjældne navne eller helbredsoplysninger, kan vidensbasen ikke genkende.</details>"
 )
 EXAMPLES = [
     "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?",
@@ -45,14 +44,65 @@ EXAMPLES = [
     "Hvilke kvinder er ikke omfattet af målgruppen?",
 ]
 CSS = """
-.kb-source {border-left: 4px solid var(--color-accent); padding: 6px 10px; margin: 10px 0;}
+#kb-intro h1 {margin-bottom: 4px;}
+#kb-intro summary {cursor: pointer; text-decoration: underline; font-size: 0.92em;}
+@media (max-width: 640px) {
+  #kb-intro h1 {font-size: 1.35em;}
+  #kb-chat {height: 260px !important; max-height: 260px;}
+}
+.kb-source {border-left: 4px solid var(--color-accent); padding: 6px 10px; margin: 10px 0; border-radius: 2px;}
+.kb-source.kb-active {outline: 3px solid var(--color-accent); background: rgba(255, 243, 163, 0.25);}
+.kb-title {font-weight: 700; line-height: 1.3;}
+.kb-meta {color: var(--body-text-color); opacity: 0.85; font-size: 0.92em; margin-top: 2px;}
+.kb-file {color: var(--body-text-color); opacity: 0.75; font-size: 0.85em; margin: 4px 0;}
 .kb-source blockquote {margin: 6px 0; font-style: italic;}
-.kb-source mark {background: #fff3a3; color: inherit;}
-.kb-source mark.kb-fact {font-weight: 600;}
+.kb-source mark {background: #fff3a3; color: #1f1f1f;}
+.kb-source mark.kb-fact {font-weight: 700;}
 .kb-doc {white-space: pre-wrap; font-size: 0.92em; max-height: 420px; overflow-y: auto;}
 .kb-doc .kb-focus {background: rgba(255, 243, 163, 0.35);}
-.kb-meta {color: var(--body-text-color-subdued); font-size: 0.9em;}
+.kb-earlier {margin: 8px 0; border-top: 1px solid var(--border-color-primary); padding-top: 6px;}
+.kb-earlier > summary {cursor: pointer; font-weight: 600;}
+.kb-maybe li {margin-bottom: 8px;}
+.kb-guide ul {padding-left: 1.2em;} .kb-guide li {margin-bottom: 4px;}
+.kb-docs {width: 100%; table-layout: fixed; border-collapse: collapse;}
+.kb-docs th, .kb-docs td {text-align: left; vertical-align: top; padding: 6px 8px; overflow-wrap: anywhere;
+  border-bottom: 1px solid var(--border-color-primary);}
+.kb-docs th:nth-child(1) {width: 46%;} .kb-docs th:nth-child(2) {width: 17%;} .kb-docs th:nth-child(3) {width: 12%;}
+.kb-docs th:nth-child(4) {width: 15%;} .kb-docs th:nth-child(5) {width: 10%;}
+.kb-docs .kb-num {text-align: right;}
+.kb-docs .kb-doc-title .kb-file {font-weight: 400;}
+@media (max-width: 640px) {
+  .kb-docs thead {display: none;}
+  .kb-docs tr {display: block; border-bottom: 1px solid var(--border-color-primary); padding: 6px 0;}
+  .kb-docs td {display: block; border: none; padding: 1px 0; text-align: left;}
+  .kb-docs td.kb-doc-title {font-weight: 600;}
+  .kb-docs td[data-label]::before {content: attr(data-label) ": "; font-weight: 600;}
+}
 """
+# Every [n] in an answer links to its card (#kb-src-<answer>-<n>): open it (and its earlier answer's
+# fold), scroll to it and mark it, instead of following the link. Run by Gradio at page load.
+JS = """
+() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href^='#kb-src-']");
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const card = document.getElementById(link.getAttribute("href").slice(1));
+    if (!card) return;
+    const fold = card.closest("details.kb-earlier");
+    if (fold) fold.open = true;
+    document.querySelectorAll(".kb-source.kb-active").forEach((c) => c.classList.remove("kb-active"));
+    card.classList.add("kb-active");
+    card.scrollIntoView({behavior: "smooth", block: "center"});
+  }, true);
+}
+"""
+# Local fonts only: the default theme asks Google Fonts for its typeface, which an offline machine
+# cannot reach, and the fallback mixed two typefaces within bold titles.
+THEME = gr.themes.Default(font=["system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "Noto Sans",
+                                "Liberation Sans", "sans-serif"],
+                          font_mono=["ui-monospace", "DejaVu Sans Mono", "Liberation Mono", "monospace"])
 
 
 def _e(text: str) -> str:
@@ -78,18 +128,20 @@ def as_plain_text(text: str) -> str:
 
 
 _QUOTED_MARKUP = re.compile(r"([\\`*_\[\]|~#])")
+_REF = re.compile(r"\[(\d+)\]")
 _LINE = re.compile(r"^(?P<bold>\*\*)?(?P<body>.*?)(?P=bold)?(?P<refs>(?: ?\[\d+\])*)$")
 
 
-def answer_markdown(text: str) -> str:
+def answer_markdown(text: str, turn: int = 1) -> str:
     """The answer for the chat bubble: each quoted line exactly as in the document (HTML, markdown
-    and emoji codes in it are shown, not rendered); only our own parts, the bold asked-for fact and
-    the citation numbers, are markup."""
+    and emoji codes in it are shown, not rendered); only our own parts are markup: the bold
+    asked-for fact, and each [n] as a link to its source card."""
     lines = []
     for line in text.split("\n"):
         parts = _LINE.match(line)
         body = _QUOTED_MARKUP.sub(r"\\\1", html.escape(parts["body"], quote=False))
-        lines.append(f"**{body}**{parts['refs']}" if parts["bold"] else f"{body}{parts['refs']}")
+        refs = _REF.sub(lambda m: f"[\\[{m[1]}\\]](#{_card_id(turn, int(m[1]))})", parts["refs"])
+        lines.append(f"**{body}**{refs}" if parts["bold"] else f"{body}{refs}")
     return "\n".join(lines)
 
 
@@ -98,13 +150,18 @@ def _meta_line(doc_type: str, date: str, section: str) -> str:
     return " · ".join(_e(p) for p in parts)
 
 
-def render_sources(kb: KnowledgeBase, answer: Answer) -> str:
-    """The sources panel: each citation with its document facts, the quote, and an expandable view of
-    the passage in its surrounding text with the quoted sentence highlighted."""
+def _card_id(turn: int, number: int) -> str:
+    return f"kb-src-{turn}-{number}"
+
+
+def render_sources(kb: KnowledgeBase, answer: Answer, turn: int = 1) -> str:
+    """One answer's sources: each citation with its document facts, the quote, and an expandable view
+    of the passage in its surrounding text (with the file name) and the quoted sentence highlighted.
+    Card ids carry the answer's number, so the [n] links of every answer in the chat find their card."""
     if answer.error:
         return ""
     if answer.citations:
-        parts = ["<h3>Kilder</h3>"]
+        parts = []
         for c in answer.citations:
             doc_view = []
             for chunk in kb.neighbours(c.chunk_id) or []:
@@ -114,51 +171,106 @@ def render_sources(kb: KnowledgeBase, answer: Answer) -> str:
                     body = f"<div class='kb-focus'>{body.replace(_e(c.text), marked, 1)}</div>"
                 doc_view.append(body)
             parts.append(
-                f"<div class='kb-source' data-citation='{c.number}'>"
-                f"<b>[{c.number}] {_e(c.title)}</b><br><span class='kb-meta'>{_meta_line(c.doc_type, c.date, c.section)}"
-                f" · {_e(c.source)}</span><blockquote>»{_quote(c.text, c.fact)}«</blockquote>"
-                f"<details><summary>Vis i dokumentet</summary><div class='kb-doc'>{'<hr>'.join(doc_view)}</div>"
-                f"</details></div>")
+                f"<div class='kb-source' id='{_card_id(turn, c.number)}' data-citation='{c.number}'>"
+                f"<div class='kb-title'>[{c.number}] {_e(c.title)}</div>"
+                f"<div class='kb-meta'>{_meta_line(c.doc_type, c.date, c.section)}</div>"
+                f"<blockquote>»{_quote(c.text, c.fact)}«</blockquote>"
+                f"<details><summary>Vis i dokumentet</summary><div class='kb-file'>Fil: {_e(c.source)}</div>"
+                f"<div class='kb-doc'>{'<hr>'.join(doc_view)}</div></details></div>")
         return "\n".join(parts)
     if not answer.hits:
         return ""
-    items = [f"<li><b>{_e(h.chunk.meta.title)}</b><br><span class='kb-meta'>"
-             f"{_meta_line(h.chunk.meta.doc_type, h.chunk.meta.date, h.chunk.section)}</span>"
-             f"<br>{_e(h.chunk.text[:280])}…</li>" for h in answer.hits[:3]]
-    return f"<h3>{_e(msg('maybe_relevant', answer.language))}</h3><ul>{''.join(items)}</ul>"
+    items = [f"<li><div class='kb-title'>{_e(h.chunk.meta.title)}</div><div class='kb-meta'>"
+             f"{_meta_line(h.chunk.meta.doc_type, h.chunk.meta.date, h.chunk.section)}</div>"
+             f"{_e(_first_sentences(h.chunk.text, 280))}</li>" for h in answer.hits[:3]]
+    return f"<h4>{_e(msg('maybe_relevant', answer.language))}</h4><ul class='kb-maybe'>{''.join(items)}</ul>"
 
 
-def documents_table(kb: KnowledgeBase) -> list[list]:
+def _first_sentences(text: str, limit: int) -> str:
+    """The text cut at the last sentence end within ``limit`` characters (never mid-word)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(". "), head.rfind("? "), head.rfind("! "))
+    return head[:end + 1] if end > limit // 3 else head.rsplit(" ", 1)[0] + " …"
+
+
+GUIDE = ("<div class='kb-guide'><h3>Sådan læser du et svar</h3><ul>"
+         "<li>Først står det, der blev spurgt om (fx en dato), med fed skrift.</li>"
+         "<li>Derefter følger <b>ordrette citater</b> fra dokumenterne. Tallet i kanten, fx [1], "
+         "er et link: klik på det for at se kilden her med citatet fremhævet.</li>"
+         "<li>»Vis i dokumentet« viser citatet i sin sammenhæng.</li>"
+         "<li>Står svaret ikke i dokumenterne, siger vidensbasen det – den gætter ikke.</li>"
+         "<li>Et kort spørgsmål efter et svar kan blive læst som en opfølgning; svaret siger det, "
+         "og »Spørg uden sammenhæng« stiller det forfra.</li></ul></div>")
+
+
+def sources_panel(panels: list[tuple[int, str, str]]) -> str:
+    """The sources of every answer in the conversation: the newest open, earlier ones folded under
+    their question, so an earlier answer's [n] still has its card on the page."""
+    if not panels:
+        return GUIDE
+    *earlier, (turn, question, latest) = panels
+    parts = [f"<h3>Kilder til svar {turn}</h3>{latest or '<p>Svaret har ingen kilder.</p>'}"]
+    for turn, question, body in reversed(earlier):
+        if body:
+            parts.append(f"<details class='kb-earlier'><summary>Kilder til svar {turn}: »{_e(question)}«</summary>"
+                         f"{body}</details>")
+    return "\n".join(parts)
+
+
+def documents_html(kb: KnowledgeBase) -> str:
+    """The documents the knowledge base knows, as a table that wraps instead of scrolling sideways."""
     try:
-        return [[d.title, d.doc_type, d.date, d.issuer, d.chunks, d.source] for d in kb.documents()]
+        docs = kb.documents()
+    except EmptyStoreError:
+        return "<p>Vidensbasen er tom. Kør først: kb ingest</p>"
+    rows = "".join(f"<tr><td class='kb-doc-title'>{_e(d.title)}<div class='kb-file'>{_e(d.source)}</div></td>"
+                   f"<td data-label='Type'>{_e(d.doc_type)}</td><td data-label='Dato'>{_e(d.date or 'udateret')}</td>"
+                   f"<td data-label='Udgiver'>{_e(d.issuer)}</td>"
+                   f"<td class='kb-num' data-label='Tekststykker'>{d.chunks}</td></tr>" for d in docs)
+    return ("<table class='kb-docs'><thead><tr><th>Titel</th><th>Type</th><th>Dato</th><th>Udgiver</th>"
+            f"<th class='kb-num'>Tekststykker</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def document_types(kb: KnowledgeBase) -> list[str]:
+    try:
+        return sorted({d.doc_type for d in kb.documents()})
     except EmptyStoreError:
         return []
 
 
 def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
-    doc_types = sorted({row[1] for row in documents_table(kb)})
     limit = RateLimit(settings.app.app_questions_per_minute)
 
-    def respond(question: str, conversation: list[dict], records: list[dict], turns: list[Turn], types: list[str],
-                date_from: str, date_to: str, request: gr.Request) -> Iterator[tuple]:
+    def respond(question: str, conversation: list[dict], records: list[dict], turns: list[Turn], panels: list,
+                types: list[str], date_from: str, date_to: str, request: gr.Request) -> Iterator[tuple]:
+        """Outputs: question box, chat, sources, sources data, case note, 'ask without context' button,
+        then the session state (conversation, records, turns, panels, last question)."""
         question = question or ""
         language = detect_language(question)
+        turn = len(records) + 1
         if not limit.allow(request.username or request.session_hash or "anonymous"):
             history = conversation + [{"role": "user", "content": as_plain_text(question)},
                                       {"role": "assistant", "content": msg("rate_limited", language,
                                                                            n=limit.per_minute)}]
-            yield question, history, history, records + [{}], turns, "", {}  # the question stays in the box
+            panels = panels + [(turn, "", "")]
+            yield (question, history, sources_panel(panels), {}, "", gr.update(visible=False),  # the question stays
+                   history, records + [{}], turns, panels, question)
             return
         # The conversation lives on the server (session state): the client sends a question and its
         # filters, never a history, so nothing it sends is read as messages or components.
         history = conversation + [{"role": "user", "content": as_plain_text(question)},
                                   {"role": "assistant", "content": ""}]
         record: dict = {}
-        sources = ""
+        body, note, follow_up = "", "", False
         try:
             flt = SearchFilter.from_user(types, date_from, date_to)
             answer = kb.ask(question, history=turns, flt=flt)
-            text, sources = answer_markdown(answer.text), render_sources(kb, answer)
+            text, body, note = answer_markdown(answer.text, turn), render_sources(kb, answer, turn), case_note(answer)
+            follow_up = bool(answer.follow_up and turns)
+            if follow_up:  # say which earlier question the answer builds on; one click asks it alone
+                text = f"_{msg('follow_up_of', language, previous=as_plain_text(turns[-1].question))}_\n{text}"
             if answer.turn is not None:
                 turns = turns + [answer.turn]
             record = answer_record(answer, None, 0.0, flt)
@@ -170,15 +282,23 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             log.exception("Internal error while answering")  # the question is not logged: it may hold personal data
             text = msg("internal_error", language)
         records = records + [record]
+        panels = panels + [(turn, record.get("question", ""), body)]
+        state = (history, records, turns, panels, question)
         # Stream the answer line by line: each line is one quoted sentence with its citation number.
         shown = ""
         for line in text.split("\n"):
             shown = f"{shown}\n{line}" if shown else line
             history[-1] = {"role": "assistant", "content": shown}
-            yield "", history, history, records, turns, "", {}
-        yield "", history, history, records, turns, sources, {"answer": text,
-                                                              "abstained": record.get("abstained", True),
-                                                              "citations": record.get("citations", [])}
+            yield ("", history, gr.update(), {}, "", gr.update(visible=False), *state)
+        data = {"answer": record.get("answer", text), "abstained": record.get("abstained", True),
+                "citations": record.get("citations", []), "follow_up": follow_up}
+        yield ("", history, sources_panel(panels), data, note, gr.update(visible=follow_up), *state)
+
+    def ask_alone(last_question: str, conversation: list[dict], records: list[dict], turns: list[Turn],
+                  panels: list, types: list[str], date_from: str, date_to: str,
+                  request: gr.Request) -> Iterator[tuple]:
+        """The last question again, answered on its own (the conversation starts over from it)."""
+        yield from respond(last_question, conversation, records, [], panels, types, date_from, date_to, request)
 
     def on_like(records: list[dict], data: gr.LikeData) -> tuple[str, int | None]:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -204,18 +324,20 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         return "Kommentaren er gemt. CPR-numre, telefonnumre, e-mails og almindelige navne er erstattet.", ""
 
     def clear() -> tuple:
-        return [], [], [], [], "", {}, None, ""
+        return [], GUIDE, {}, "", gr.update(visible=False), [], [], [], [], "", None, ""
 
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="kb-intro")
         conversation = gr.State([])  # the messages shown, kept server-side
         records = gr.State([])
         turns = gr.State([])
+        panels = gr.State([])  # (answer number, masked question, sources HTML) per answer
+        last_question = gr.State("")
         last_feedback = gr.State(None)
         with gr.Tab("Spørg"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
-                    chatbot = gr.Chatbot(label="Samtale", height=460, elem_id="kb-chat",
+                    chatbot = gr.Chatbot(label="Samtale", height=360, elem_id="kb-chat",
                                          feedback_options=("Like", "Dislike"))
                     question = gr.Textbox(label="Dit spørgsmål", elem_id="kb-question", lines=1,
                                           max_length=settings.answer.max_question_chars * 2,
@@ -223,9 +345,12 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                     with gr.Row():
                         ask_button = gr.Button("Spørg", variant="primary", elem_id="kb-ask")
                         clear_button = gr.Button("Ny samtale")
-                    gr.Examples(EXAMPLES, inputs=question, label="Eksempler på spørgsmål (klik for at bruge)")
+                        alone_button = gr.Button("Spørg uden sammenhæng", visible=False, elem_id="kb-alone")
+                    with gr.Accordion("Kopiér svaret til et journalnotat", open=False):
+                        case = gr.Textbox(label="Svaret med kilderne skrevet ud (kopiér med knappen)", lines=8,
+                                          interactive=False, buttons=["copy"], elem_id="kb-case-note")
                     with gr.Accordion("Afgræns søgningen", open=False):
-                        types = gr.CheckboxGroup(doc_types, label="Kun disse dokumenttyper")
+                        types = gr.CheckboxGroup(document_types(kb), label="Kun disse dokumenttyper")
                         with gr.Row():
                             date_from = gr.Textbox(label="Fra dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
                             date_to = gr.Textbox(label="Til dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
@@ -234,23 +359,29 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                         comment_button = gr.Button("Gem kommentar")
                     feedback_status = gr.Markdown(elem_id="kb-feedback-status")
                 with gr.Column(scale=2, min_width=320):
-                    sources = gr.HTML(elem_id="kb-sources")
+                    sources = gr.HTML(GUIDE, elem_id="kb-sources")
                     sources_data = gr.JSON(visible=False)
+                    gr.Examples(EXAMPLES, inputs=question, label="Eksempler på spørgsmål (klik for at bruge)")
         with gr.Tab("Om vidensbasen"):
             gr.Markdown("Vidensbasen kender **kun** disse dokumenter. Spørgsmål om andet (fx lovgivning, "
                         "takster eller lokale forhold, der ikke står her) kan den ikke besvare.")
-            documents = gr.Dataframe(value=documents_table(kb), interactive=False, wrap=True,
-                                     headers=["Titel", "Type", "Dato", "Udgiver", "Tekststykker", "Fil"])
+            documents = gr.HTML(documents_html(kb), elem_id="kb-documents")
 
-        inputs = [question, conversation, records, turns, types, date_from, date_to]
-        outputs = [question, chatbot, conversation, records, turns, sources, sources_data]
-        question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=settings.app.app_concurrency)
-        ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=settings.app.app_concurrency)
+        filters = [types, date_from, date_to]
+        state = [conversation, records, turns, panels, last_question]
+        outputs = [question, chatbot, sources, sources_data, case, alone_button, *state]
+        limit_each = settings.app.app_concurrency
+        question.submit(respond, [question, conversation, records, turns, panels, *filters], outputs, api_name="ask",
+                        concurrency_limit=limit_each)
+        ask_button.click(respond, [question, conversation, records, turns, panels, *filters], outputs, api_name=False,
+                         concurrency_limit=limit_each)
+        alone_button.click(ask_alone, [last_question, conversation, records, turns, panels, *filters], outputs,
+                           api_name=False, concurrency_limit=limit_each)
         chatbot.like(on_like, [records], [feedback_status, last_feedback], api_name=False)
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
-        clear_button.click(clear, None, [chatbot, conversation, records, turns, sources, sources_data, last_feedback,
+        clear_button.click(clear, None, [chatbot, sources, sources_data, case, alone_button, *state, last_feedback,
                                          feedback_status], api_name=False)
-        demo.load(lambda: documents_table(kb), None, documents, api_name=False)  # fresh after a re-ingest
+        demo.load(lambda: documents_html(kb), None, documents, api_name=False)  # fresh after a re-ingest
     return demo
 
 
@@ -286,7 +417,7 @@ def web_app(demo: gr.Blocks, settings: Settings, users: Users):
     from fastapi import FastAPI
 
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app = gr.mount_gradio_app(api, demo, path="", show_error=False, css=CSS, max_file_size="1kb",
+    app = gr.mount_gradio_app(api, demo, path="", show_error=False, css=CSS, js=JS, theme=THEME, max_file_size="1kb",
                               auth=users if users else None,
                               auth_message="Log ind med den bruger, du har fået af din administrator.")
     return WebGuard(app, settings.app)

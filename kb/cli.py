@@ -107,7 +107,9 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
 
 @app.command()
 def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
-        as_json: bool = typer.Option(False, "--json", help="Skriv eval-recorden som JSON"),
+        as_json: bool = typer.Option(False, "--json", help="Skriv eval-recorden som JSON (= --format json)"),
+        fmt: str = typer.Option("terminal", "--format", help=(
+            "terminal (standard), text (til et journalnotat: kilderne skrevet ud), markdown eller json")),
         k: int = typer.Option(10, "-k", help="Antal fundne tekststykker i svaret/recorden"),
         doc_type: Optional[list[str]] = typer.Option(None, "--type", help="Kun denne dokumenttype"),
         date_from: str = typer.Option("", "--from", help="Fra dato (ISO, fx 2022 eller 2022-09-01)"),
@@ -116,14 +118,20 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
                                                     help="Et tidligere spørgsmål i samtalen (gentag for flere, ældste først)")) -> None:
     """Stil et spørgsmål og få et svar med kildehenvisninger; med --history som opfølgning i en samtale."""
     from .messages import msg
+    from .records import case_note
 
+    if fmt not in ("terminal", "text", "markdown", "json"):
+        raise typer.BadParameter("--format skal være terminal, text, markdown eller json")
     flt = SearchFilter.from_user(doc_type, date_from, date_to)
     kb = _knowledge_base()
     started = time.perf_counter()
     answer = kb.ask(question, history=list(history or []), flt=flt, k=k)
     latency = (time.perf_counter() - started) * 1000
-    if as_json:
+    if as_json or fmt == "json":
         typer.echo(json.dumps(answer_record(answer, None, latency, flt), ensure_ascii=False, indent=2))
+        return
+    if fmt in ("text", "markdown"):
+        typer.echo(case_note(answer, markdown=fmt == "markdown"))
         return
     out = Console(highlight=False, emoji=False)  # document text is printed as is: no markup, no ':x:' emoji
     out.print(answer.text, markup=False)

@@ -33,3 +33,21 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float,
     if question_id is None:
         del record["id"]
     return record
+
+
+def case_note(answer: Answer, markdown: bool = False) -> str:
+    """The answer as a caseworker pastes it into a journal note: the question, the answer, and each
+    citation written out (title, type, date, section, the exact quote). Plain text by default."""
+    english = answer.language == "en"
+    labels = ("Question", "Answer", "Sources", "section", "undated") if english else \
+        ("Spørgsmål", "Svar", "Kilder", "afsnit", "udateret")
+    bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)
+    text = answer.text.replace("**", "") if not markdown else answer.text
+    lines = [f"{bold(labels[0])}: {answer.question}", f"{bold(labels[1])}:", text]
+    if answer.citations:
+        lines += ["", f"{bold(labels[2])}:"]
+        for c in answer.citations:
+            facts = [c.doc_type, c.date or labels[4]] + ([f"{labels[3]}: {c.section}"] if c.section else [])
+            lines.append(f"[{c.number}] {c.title} ({', '.join(facts)})")
+            lines.append(f"    »{c.text}«")
+    return "\n".join(lines)

@@ -46,7 +46,8 @@ def app_server(corpus_kb, tmp_path_factory):
 
 
 def _ask(client, question: str, types=(), date_from: str = "", date_to: str = ""):
-    _, chat, sources_html, data = client.predict(question, list(types), date_from, date_to, api_name="/ask")
+    result = client.predict(question, list(types), date_from, date_to, api_name="/ask")
+    chat, sources_html, data = result[1], result[2], result[3]
     content = chat[-1]["content"]
     text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
     return text, sources_html, data
@@ -57,8 +58,8 @@ def test_app_answers_with_structured_sources_and_abstains(app_server):
 
     client = Client(app_server[0], verbose=False)
     text, sources_html, data = _ask(client, "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
-    assert "31. maj 2025" in text and "[1]" in text
-    assert not data["abstained"]
+    assert "31. maj 2025" in text and "](#kb-src-1-1)" in text  # the chat's [1] links to its source card
+    assert "[1]" in data["answer"] and not data["abstained"]
     assert any("31. maj 2025" in c["text"] for c in data["citations"])
     assert all(c["title"] and c["date"] for c in data["citations"])
     assert "Kilder" in sources_html and "<mark>" in sources_html
@@ -296,7 +297,101 @@ def test_quotes_in_the_chat_bubble_are_shown_exactly_as_in_the_document():
 
     quote = "Nøglen hedder root:x:0:0 i [bold]skuffen[/bold] med *stjerner*, _streger_, `kode` og <b>fed</b> skrift"
     rendered = MarkdownIt("commonmark").render(answer_markdown(f"**31. maj 2025** [1]\n{quote} [1][2]"))
-    assert "<strong>31. maj 2025</strong> [1]" in rendered
-    assert not re.search(r"<(em|code|b|a)\b", rendered)
+    assert '<strong>31. maj 2025</strong> <a href="#kb-src-1-1">[1]</a>' in rendered
+    assert not re.search(r"<(em|code|b)\b", rendered)
+    assert re.findall(r"<a href=\"([^\"]+)\"", rendered) == ["#kb-src-1-1", "#kb-src-1-1", "#kb-src-1-2"]
     text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
     assert f"{quote} [1][2]" in text
+
+
+def _bot_messages(page):
+    return page.locator("#kb-chat .message.bot, #kb-chat [data-testid='bot']")
+
+
+def _ask_in_browser(page, question: str) -> None:
+    before = _bot_messages(page).count()
+    box = page.locator("#kb-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll(\"#kb-chat .message.bot, #kb-chat [data-testid='bot']\")"
+                           f".length > {before}", timeout=60_000)
+    page.locator("#kb-feedback-status").wait_for(state="attached")
+    page.wait_for_function("!document.querySelector('#kb-chat .pending, #kb-chat .generating')", timeout=60_000)
+    page.wait_for_timeout(800)  # the sources panel arrives with the last streamed line
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
+def test_citations_link_to_their_source_cards_and_every_answer_keeps_its_sources(app_server):
+    """Issue 10 at 1280×800 and 390×844: the question box and 'Spørg' are on the first screen (on a
+    desktop the examples too); [1] of an earlier answer opens and marks that answer's card; the
+    document list has no horizontal overflow and shows every column's name; a follow-up says so and
+    'Spørg uden sammenhæng' asks it on its own."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is required in CI: scripts/test.sh installs it"
+    url, _ = app_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for name, viewport in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})):
+            page = browser.new_page(viewport=viewport, locale="da-DK")
+            page.goto(url)
+            page.locator("#kb-question textarea").wait_for()
+            for element in (page.locator("#kb-question textarea"), page.locator("#kb-ask")):
+                box = element.bounding_box()
+                assert box and box["y"] + box["height"] <= viewport["height"], (name, box)
+            if name == "desktop":
+                example = page.get_by_text("Hvem er målgruppen for den centrale udmelding?").first.bounding_box()
+                assert example and example["y"] + example["height"] <= viewport["height"]
+                assert "Sådan læser du et svar" in page.locator("#kb-sources").inner_text()
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-empty.png"))
+
+            _ask_in_browser(page, "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
+            _ask_in_browser(page, "Hvilke kvinder er ikke omfattet af målgruppen?")
+            assert "Kilder til svar 2" in page.locator("#kb-sources").inner_text()
+            first_answer_link = _bot_messages(page).first.locator("a[href^='#kb-src-1-']").first
+            target = first_answer_link.get_attribute("href")[1:]
+            first_answer_link.click()
+            card = page.locator(f"#{target}")
+            card.wait_for(state="visible", timeout=10_000)
+            page.wait_for_timeout(800)  # smooth scrolling
+            assert "kb-active" in card.get_attribute("class") and card.is_visible()
+            assert "31. maj 2025" in card.inner_text()
+            assert len(page.context.pages) == 1  # the link opened nothing
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-earlier-citation.png"))
+
+            page.locator("button", has_text="Ny samtale").click()
+            page.wait_for_function("document.querySelectorAll(\"#kb-chat .message.bot, #kb-chat [data-testid='bot']\")"
+                                   ".length === 0", timeout=20_000)
+            _ask_in_browser(page, "Hvem er målgruppen for den centrale udmelding?")
+            _ask_in_browser(page, "Hvornår skal den sendes?")
+            follow_up = _bot_messages(page).last.inner_text()
+            assert "Opfattet som opfølgning på" in follow_up
+            alone = page.locator("#kb-alone")
+            assert alone.is_visible()
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-follow-up.png"))
+            alone.click()
+            page.wait_for_function("document.querySelectorAll(\"#kb-chat .message.bot, #kb-chat [data-testid='bot']\")"
+                                   ".length >= 3", timeout=60_000)
+            page.wait_for_timeout(1500)
+            standalone = _bot_messages(page).last.inner_text()
+            assert "Opfattet som opfølgning" not in standalone and standalone != follow_up
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-asked-alone.png"))
+
+            page.get_by_role("tab", name="Om vidensbasen").click()
+            documents = page.locator("#kb-documents")
+            documents.locator("table").wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert page.evaluate("(() => { const t = document.querySelector('#kb-documents table');"
+                                 " return t.scrollWidth <= t.clientWidth; })()")
+            if name == "desktop":  # a header row; on a phone each value carries its column's name
+                assert all(documents.locator("th", has_text=h).is_visible()
+                           for h in ("Titel", "Type", "Dato", "Udgiver", "Tekststykker"))
+            else:
+                shown = page.evaluate("[...document.querySelectorAll('#kb-documents td[data-label]')]"
+                                      ".map(td => getComputedStyle(td, '::before').content)")
+                assert shown and all(any(label in c for label in ("Type", "Dato", "Udgiver", "Tekststykker"))
+                                     for c in shown)
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-documents.png"), full_page=True)
+            page.close()
+        browser.close()
