@@ -154,7 +154,7 @@ def _card_id(turn: int, number: int) -> str:
     return f"kb-src-{turn}-{number}"
 
 
-def render_sources(kb: KnowledgeBase, answer: Answer, turn: int = 1) -> str:
+def render_sources(kb: KnowledgeBase, answer: Answer, turn: int = 1, floor: float = 0.0) -> str:
     """One answer's sources: each citation with its document facts, the quote, and an expandable view
     of the passage in its surrounding text (with the file name) and the quoted sentence highlighted.
     Card ids carry the answer's number, so the [n] links of every answer in the chat find their card."""
@@ -178,11 +178,13 @@ def render_sources(kb: KnowledgeBase, answer: Answer, turn: int = 1) -> str:
                 f"<details><summary>Vis i dokumentet</summary><div class='kb-file'>Fil: {_e(c.source)}</div>"
                 f"<div class='kb-doc'>{'<hr>'.join(doc_view)}</div></details></div>")
         return "\n".join(parts)
-    if not answer.hits:
-        return ""
+    # Offered only when close enough ('dense' is missing in BM25-only mode: then nothing is filtered).
+    close = [h for h in answer.hits[:3] if h.scores.get("dense", floor) >= floor]
+    if not close:
+        return f"<p class='kb-meta'>{_e(msg('nothing_close', answer.language))}</p>" if answer.hits else ""
     items = [f"<li><div class='kb-title'>{_e(h.chunk.meta.title)}</div><div class='kb-meta'>"
              f"{_meta_line(h.chunk.meta.doc_type, h.chunk.meta.date, h.chunk.section)}</div>"
-             f"{_e(_first_sentences(h.chunk.text, 280))}</li>" for h in answer.hits[:3]]
+             f"{_e(_first_sentences(h.chunk.text, 280))}</li>" for h in close]
     return f"<h4>{_e(msg('maybe_relevant', answer.language))}</h4><ul class='kb-maybe'>{''.join(items)}</ul>"
 
 
@@ -267,7 +269,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         try:
             flt = SearchFilter.from_user(types, date_from, date_to)
             answer = kb.ask(question, history=turns, flt=flt)
-            text, body, note = answer_markdown(answer.text, turn), render_sources(kb, answer, turn), case_note(answer)
+            text, body, note = answer_markdown(answer.text, turn), render_sources(kb, answer, turn, settings.answer.related_floor), \
+                case_note(answer)
             follow_up = bool(answer.follow_up and turns)
             if follow_up:  # say which earlier question the answer builds on; one click asks it alone
                 text = f"_{msg('follow_up_of', language, previous=as_plain_text(turns[-1].question))}_\n{text}"
@@ -349,11 +352,6 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                     with gr.Accordion("Kopiér svaret til et journalnotat", open=False):
                         case = gr.Textbox(label="Svaret med kilderne skrevet ud (kopiér med knappen)", lines=8,
                                           interactive=False, buttons=["copy"], elem_id="kb-case-note")
-                    with gr.Accordion("Afgræns søgningen", open=False):
-                        types = gr.CheckboxGroup(document_types(kb), label="Kun disse dokumenttyper")
-                        with gr.Row():
-                            date_from = gr.Textbox(label="Fra dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
-                            date_to = gr.Textbox(label="Til dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
                     with gr.Accordion("Kommentar til din vurdering (tommel op eller ned ved svaret)", open=False):
                         comment = gr.Textbox(label="Kommentar", lines=2, elem_id="kb-comment")
                         comment_button = gr.Button("Gem kommentar")
@@ -362,6 +360,11 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                     sources = gr.HTML(GUIDE, elem_id="kb-sources")
                     sources_data = gr.JSON(visible=False)
                     gr.Examples(EXAMPLES, inputs=question, label="Eksempler på spørgsmål (klik for at bruge)")
+                    with gr.Accordion("Afgræns søgningen", open=False):
+                        types = gr.CheckboxGroup(document_types(kb), label="Kun disse dokumenttyper")
+                        with gr.Row():
+                            date_from = gr.Textbox(label="Fra dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
+                            date_to = gr.Textbox(label="Til dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
         with gr.Tab("Om vidensbasen"):
             gr.Markdown("Vidensbasen kender **kun** disse dokumenter. Spørgsmål om andet (fx lovgivning, "
                         "takster eller lokale forhold, der ikke står her) kan den ikke besvare.")

@@ -9,6 +9,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "abstain": "Det kan jeg ikke finde i dokumenterne. Vidensbasen ser ikke ud til at besvare "
                    "spørgsmålet, så jeg gætter ikke.",
         "maybe_relevant": "Måske relevant",
+        "nothing_close": "Ingen tekststykker i dokumenterne ligger tæt på spørgsmålet.",
         "answer_intro": "",
         "no_store": "Vidensbasen er tom. Kør først: kb ingest",
         "ingest_running": "En anden indlæsning (kb ingest) kører allerede. Vent til den er færdig, og prøv igen.",
@@ -30,6 +31,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "abstain": "I cannot find this in the documents. The knowledge base does not seem to answer "
                    "the question, so I will not guess.",
         "maybe_relevant": "Maybe relevant",
+        "nothing_close": "No passage in the documents is close to the question.",
         "answer_intro": "The documents say (quoted in Danish):",
         "no_store": "The knowledge base is empty. Run first: kb ingest",
         "ingest_running": "Another ingest (kb ingest) is already running. Wait for it to finish and try again.",

@@ -70,7 +70,14 @@ def test_app_answers_with_structured_sources_and_abstains(app_server):
 
     text, sources_html, data = _ask(client, "Hvad er hovedstaden i Frankrig?")
     assert data["abstained"] and text.startswith("Det kan jeg ikke finde i dokumenterne")
-    assert "Måske relevant" in sources_html
+    assert "Ingen tekststykker i dokumenterne ligger tæt på" in sources_html  # off topic: nothing offered
+    assert "Måske relevant" not in sources_html
+    text, sources_html, data = _ask(client, "Hvad er åbningstiden i familieambulatorierne?")
+    assert data["abstained"] and "Måske relevant" in sources_html  # in the documents' domain: the closest ones
+    import re
+
+    offered = re.findall(r"</div>([^<]+)</li>", sources_html)
+    assert offered and all(t.rstrip().endswith((".", "?", "!", ":", " …")) for t in offered)  # never mid-word
 
 
 def test_client_history_is_never_read_so_no_file_reaches_gradios_cache(app_server):

@@ -109,3 +109,23 @@ def test_cli_prints_document_text_verbatim(tmp_path, kb_env):
     result = CliRunner().invoke(cli.app, ["ask", "Hvad hedder nøglen til arkivskabet?"])
     assert result.exit_code == 0, result.output
     assert "root:x:0:0" in result.stdout and "[bold]skuffen[/bold]" in result.stdout and "<b>fed</b>" in result.stdout
+
+
+def test_ask_as_a_journal_note_writes_each_citation_out(cli_env):
+    """`kb ask --format text`: question, answer without markup, and every source with title, type,
+    date, section and the exact quote, as a caseworker pastes it into a case."""
+    from kb.cli import app
+
+    question = "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?"
+    result = CliRunner().invoke(app, ["ask", "--format", "text", question])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Spørgsmål: {question}" and "**" not in result.stdout
+    assert "31. maj 2025" in lines[2] and "Kilder:" in lines
+    source = lines[lines.index("Kilder:") + 1]
+    assert source.startswith("[1] ") and "sagsfremstilling, 2025-05-15, afsnit:" in source
+    quote = lines[lines.index("Kilder:") + 2].strip()
+    assert quote.startswith("»") and quote.endswith("«") and "31. maj 2025" in quote
+    markdown = CliRunner().invoke(app, ["ask", "--format", "markdown", question]).stdout
+    assert markdown.startswith("**Spørgsmål**:") and "**31. maj 2025**" in markdown
+    assert CliRunner().invoke(app, ["ask", "--format", "pdf", question]).exit_code != 0
