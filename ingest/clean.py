@@ -141,6 +141,10 @@ def _is_label(text: str) -> bool:
     return text.endswith(":") and len(text) <= 30
 
 
+# A title page's issuer glued to its year by PDF extraction ('Socialstyrelsen2022'), alone on its line.
+_GLUED_YEAR = re.compile(r"(\S*[^\W\d_])((?:19|20)\d\d)")
+
+
 def _looks_like_heading(text: str) -> bool:
     n_words = len(text.split())
     return (len(text) <= 80 and 1 <= n_words <= 12 and (text[0].isupper() or text[0].isdigit())
@@ -186,7 +190,8 @@ def clean(text: str) -> CleanDocument:
     def flush_para() -> None:
         nonlocal label
         if para:
-            body = " ".join(para)
+            body = _GLUED_YEAR.sub(r"\1 \2", " ".join(para)) if _GLUED_YEAR.fullmatch(" ".join(para)) \
+                else " ".join(para)
             is_heading = not has_md_headings and not label and _looks_like_heading(body)
             pieces.append(("heading", body, 1) if is_heading else ("paragraph", body, 0))
             para.clear()

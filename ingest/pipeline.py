@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 # The format of what ingest writes: bump it whenever loading, cleaning, chunking, a chunk's embedded
 # text, the quotable units or the lexical tokens change, and every file is re-chunked on the next
 # ingest (the embedding cache keeps that cheap for text that did not change).
-INGEST_FORMAT = "2026-11-30.1"
+INGEST_FORMAT = "2026-11-30.4"
 
 
 @dataclass

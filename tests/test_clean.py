@@ -100,3 +100,12 @@ def test_footnote_does_not_split_a_sentence():
 
 def test_markdown_links_keep_their_words():
     assert strip_markdown_inline("via [Forløbsbeskrivelser](#) her") == "via Forløbsbeskrivelser her"
+
+
+def test_an_issuer_glued_to_its_year_by_pdf_extraction_is_split():
+    """A title page's 'Socialstyrelsen2022' reads 'Socialstyrelsen 2022' wherever it is shown (a
+    source card's section path); words that merely end in digits inside a sentence are left alone."""
+    doc = clean("Udsatte gravide\n\nSocialstyrelsen2022\n\nIndsatsen følger COVID19-vejledningen fra 2020.\n")
+    texts = [b.text for b in doc.blocks]
+    assert "Socialstyrelsen 2022" in texts and "Socialstyrelsen2022" not in doc.text
+    assert any("COVID19-vejledningen" in t for t in texts)
