@@ -60,6 +60,7 @@ CSS = """
 .kb-source mark.kb-fact {font-weight: 700;}
 .kb-doc {white-space: pre-wrap; font-size: 0.92em; max-height: 420px; overflow-y: auto;}
 .kb-doc .kb-focus {background: rgba(255, 243, 163, 0.35);}
+#kb-inline-source {margin: 6px 0 12px;} #kb-inline-source .kb-close {margin-top: 4px; text-decoration: underline;}
 .kb-earlier {margin: 8px 0; border-top: 1px solid var(--border-color-primary); padding-top: 6px;}
 .kb-earlier > summary {cursor: pointer; font-weight: 600;}
 .kb-maybe li {margin-bottom: 8px;}
@@ -80,7 +81,8 @@ CSS = """
 }
 """
 # Every [n] in an answer links to its card (#kb-src-<answer>-<n>): open it (and its earlier answer's
-# fold), scroll to it and mark it, instead of following the link. Run by Gradio at page load.
+# fold), scroll to it and mark it, instead of following the link; on a phone a copy of the card opens
+# right under the answer. Run by Gradio at page load.
 JS = """
 () => {
   document.addEventListener("click", (event) => {
@@ -90,6 +92,24 @@ JS = """
     event.stopPropagation();
     const card = document.getElementById(link.getAttribute("href").slice(1));
     if (!card) return;
+    document.getElementById("kb-inline-source")?.remove();
+    const bubble = link.closest(".message, [data-testid='bot']");
+    if (window.matchMedia("(max-width: 640px)").matches && bubble) {
+      // On a phone the source opens right under the answer, not a long scroll away.
+      const inline = document.createElement("div");
+      inline.id = "kb-inline-source";
+      const copy = card.cloneNode(true);
+      copy.removeAttribute("id");
+      copy.classList.add("kb-active");
+      const close = document.createElement("button");
+      close.textContent = "Luk kilden";
+      close.className = "kb-close";
+      close.addEventListener("click", () => inline.remove());
+      inline.append(copy, close);
+      bubble.after(inline);
+      inline.scrollIntoView({behavior: "smooth", block: "nearest"});
+      return;
+    }
     const fold = card.closest("details.kb-earlier");
     if (fold) fold.open = true;
     document.querySelectorAll(".kb-source.kb-active").forEach((c) => c.classList.remove("kb-active"));

@@ -359,10 +359,18 @@ def test_citations_link_to_their_source_cards_and_every_answer_keeps_its_sources
             first_answer_link = _bot_messages(page).first.locator("a[href^='#kb-src-1-']").first
             target = first_answer_link.get_attribute("href")[1:]
             first_answer_link.click()
-            card = page.locator(f"#{target}")
-            card.wait_for(state="visible", timeout=10_000)
-            page.wait_for_timeout(800)  # smooth scrolling
-            assert "kb-active" in card.get_attribute("class") and card.is_visible()
+            if name == "desktop":  # the card in the sources column, opened, scrolled to and marked
+                card = page.locator(f"#{target}")
+                card.wait_for(state="visible", timeout=10_000)
+                page.wait_for_timeout(800)  # smooth scrolling
+                assert "kb-active" in card.get_attribute("class") and card.is_visible()
+            else:  # on a phone, a copy of the card right under the answer
+                card = page.locator("#kb-inline-source .kb-source")
+                card.wait_for(state="visible", timeout=10_000)
+                page.wait_for_timeout(800)
+                assert page.evaluate(f"document.getElementById('kb-inline-source').previousElementSibling"
+                                     f".querySelector(\"a[href='#{target}']\") !== null")  # right after its answer
+                assert "kb-active" in card.get_attribute("class") and card.is_visible()
             assert "31. maj 2025" in card.inner_text()
             assert len(page.context.pages) == 1  # the link opened nothing
             page.screenshot(path=str(ARTIFACTS / f"ux-{name}-earlier-citation.png"))
