@@ -375,6 +375,19 @@ def test_citations_link_to_their_source_cards_and_every_answer_keeps_its_sources
             assert len(page.context.pages) == 1  # the link opened nothing
             page.screenshot(path=str(ARTIFACTS / f"ux-{name}-earlier-citation.png"))
 
+            page.get_by_text("Kopiér svaret til et journalnotat").click()
+            note = page.locator("#kb-case-note textarea")
+            note.wait_for(state="visible", timeout=10_000)
+            assert note.input_value().startswith("Spørgsmål: Hvilke kvinder") and "Kilder:" in note.input_value()
+            assert page.locator("#kb-case-note button").count() >= 1  # the copy button
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-case-note.png"))
+            page.get_by_text("Kopiér svaret til et journalnotat").click()
+
+            _ask_in_browser(page, "Hvad er åbningstiden i familieambulatorierne?")
+            assert "Måske relevant" in page.locator("#kb-sources").inner_text()
+            page.locator("#kb-sources h4").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / f"ux-{name}-maybe-relevant.png"))
+
             page.locator("button", has_text="Ny samtale").click()
             page.wait_for_function("document.querySelectorAll(\"#kb-chat .message.bot, #kb-chat [data-testid='bot']\")"
                                    ".length === 0", timeout=20_000)
