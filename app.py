@@ -283,7 +283,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         # The conversation lives on the server (session state): the client sends a question and its
         # filters, never a history, so nothing it sends is read as messages or components.
         history = conversation + [{"role": "user", "content": as_plain_text(question)},
-                                  {"role": "assistant", "content": ""}]
+                                  {"role": "assistant", "content": f"_{msg('preparing', language)}_"}]
+        yield ("", history, gr.update(), {}, "", gr.update(visible=False), history, records, turns, panels, question)
         record: dict = {}
         body, note, follow_up = "", "", False
         try:

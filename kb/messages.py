@@ -20,6 +20,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "Fjern eller udvid filtrene, og spørg igen.",
         "bad_date": "Datoen »{value}« kan ikke læses. Skriv den som ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD.",
         "internal_error": "Beklager, der opstod en fejl. Prøv igen, eller kontakt support.",
+        "preparing": "Forbereder svaret …",
         "follow_up_of": "Opfattet som opfølgning på: »{previous}«",
         "rate_limited": "Du har stillet mange spørgsmål på kort tid (højst {n} i minuttet). Vent et øjeblik, "
                         "og spørg så igen.",
@@ -42,6 +43,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "Remove or widen them and ask again.",
         "bad_date": "The date »{value}« cannot be read. Write it as YYYY, YYYY-MM or YYYY-MM-DD.",
         "internal_error": "Sorry, something went wrong. Please try again, or contact support.",
+        "preparing": "Preparing the answer …",
         "follow_up_of": "Read as a follow-up to: »{previous}«",
         "rate_limited": "You have asked many questions in a short time (at most {n} a minute). Please wait a "
                         "moment and ask again.",

@@ -60,6 +60,10 @@ def test_app_answers_with_structured_sources_and_abstains(app_server):
     text, sources_html, data = _ask(client, "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
     assert "31. maj 2025" in text and "](#kb-src-1-1)" in text  # the chat's [1] links to its source card
     assert "[1]" in data["answer"] and not data["abstained"]
+    job = client.submit("Hvem er målgruppen for den centrale udmelding?", [], "", "", api_name="/ask")
+    job.result(timeout=120)
+    first = job.outputs()[0][1][-1]["content"]  # shown at once, before the search
+    assert "Forbereder svaret" in (first if isinstance(first, str) else first[0]["text"])
     assert any("31. maj 2025" in c["text"] for c in data["citations"])
     assert all(c["title"] and c["date"] for c in data["citations"])
     assert "Kilder" in sources_html and "<mark>" in sources_html
