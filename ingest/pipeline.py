@@ -139,7 +139,9 @@ def fingerprint_of(chunking: IngestSettings, model_id: str) -> str:
 def has_work(paths: list[Path], manifest: Manifest, chunking: IngestSettings, model_id: str,
              lexical_dir: Path) -> bool:
     """Whether an ingest of ``paths`` would change anything (only hashes are computed): a new or
-    changed file, a removed one, or no lexical index yet. Unreadable files count as no work."""
+    changed file, a removed one, or no lexical index yet. Files refused before reading (too large,
+    unreadable) count as no work; a new file that then fails to parse costs a generation that is
+    dropped again because nothing changed."""
     discovered, _ = discover(paths)
     fingerprint = fingerprint_of(chunking, model_id)
     for item in discovered:
