@@ -83,7 +83,7 @@ class LoadResult:
         return "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -110,7 +110,7 @@ def _fresh_answer(client, question: str) -> str:
 def start_app(env: dict[str, str], log: Path, timeout: float = 120) -> tuple[subprocess.Popen, str]:
     """``app.py`` in its own process on a free loopback port, once it answers (if only with a refusal,
     such as a login page); returns (process, url)."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, env={**env, "KB_APP_PORT": str(port), "KB_APP_HOST": "127.0.0.1"})
     url = f"http://127.0.0.1:{port}/"
