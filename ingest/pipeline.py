@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from kb.config import IngestSettings
@@ -90,14 +91,34 @@ def discover(paths: Iterable[Path]) -> tuple[list[_Discovered], list[tuple[str, 
 
 
 def file_hash(path: Path, fingerprint: str) -> str:
+    """The file's content hash (with its sidecar and the ingest fingerprint). Remembered by size and
+    modification time, so deciding whether there is work and then doing it reads each file once."""
+    sidecar = sidecar_path(path)
+    sidecar_stamp = (sidecar.stat().st_size, sidecar.stat().st_mtime_ns) if sidecar.exists() else None
+    stat = path.stat()
+    return _content_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns, sidecar_stamp, fingerprint)
+
+
+@lru_cache(maxsize=65536)
+def _content_hash(path: str, size: int, mtime_ns: int, sidecar_stamp: tuple[int, int] | None,
+                  fingerprint: str) -> str:
     digest = hashlib.sha256(fingerprint.encode())
-    with path.open("rb") as stream:
+    with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
-    sidecar = sidecar_path(path)
-    if sidecar.exists():
+    sidecar = sidecar_path(Path(path))
+    if sidecar_stamp is not None:
         digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
     return digest.hexdigest()
+
+
+def _known(item: _Discovered, manifest: Manifest, fingerprint: str, chunking: IngestSettings) \
+        -> tuple[str, str, dict | None]:
+    """(manifest key, content hash, manifest entry or None) for a file that may be read; raises
+    BadFileError (too large) or OSError (unreadable)."""
+    check_size(item.path, chunking)
+    key = str(item.path.resolve())
+    return key, file_hash(item.path, fingerprint), manifest.documents.get(key)
 
 
 class Manifest:
@@ -146,12 +167,11 @@ def has_work(paths: list[Path], manifest: Manifest, chunking: IngestSettings, mo
     fingerprint = fingerprint_of(chunking, model_id)
     for item in discovered:
         try:
-            check_size(item.path, chunking)
-            previous = manifest.documents.get(str(item.path.resolve()))
-            if previous is None or previous["hash"] != file_hash(item.path, fingerprint):
-                return True
+            _, digest, previous = _known(item, manifest, fingerprint, chunking)
         except (BadFileError, OSError):
             continue
+        if previous is None or previous["hash"] != digest:
+            return True
     return bool(_removed(manifest, discovered, paths)) or not LexicalIndex.exists(lexical_dir)
 
 
@@ -211,11 +231,8 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     batch: list[_Pending] = []
     for done, item in enumerate(discovered):
         progress(done, len(discovered), item.source)
-        key = str(item.path.resolve())
         try:
-            check_size(item.path, chunking)
-            digest = file_hash(item.path, fingerprint)
-            previous = manifest.documents.get(key)
+            key, digest, previous = _known(item, manifest, fingerprint, chunking)
             if previous and previous["hash"] == digest:
                 report.unchanged.append(item.source)
                 continue
