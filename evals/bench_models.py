@@ -72,7 +72,7 @@ def main() -> None:
             kb = KnowledgeBase(settings, embeddings=CachedEmbeddings(embedder, tmp / "cache.sqlite"))
             kb.ingest([base.corpus_dir])
             if not texts:
-                texts = [c.embed_text for c in kb.lexical.chunks] * args.repeat
+                texts = [c.embed_text for c in kb.lexical.iter_chunks()] * args.repeat
             rate = _throughput(embedder, texts, args.runs)
             baseline = baseline or rate
             m = evaluate(questions, run_questions(kb, questions)).metrics

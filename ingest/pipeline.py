@@ -2,8 +2,10 @@
 
 Unchanged files are skipped without being read twice; a changed file has its old chunks replaced;
 a file removed from a scanned folder has its chunks deleted; a broken file is reported and skipped
-(its previous chunks, if any, stay). The lexical index is rebuilt from the store afterwards. All of
-it is written into a generation of its own (``kb.generations``), which the caller switches to.
+(its previous chunks, if any, stay). The lexical index takes the same changes as the store, batch by
+batch, tokenising only the chunks added or removed; it is built from the store when there is none (or
+its token setting changed). All of it is written into a generation of its own (``kb.generations``),
+which the caller switches to.
 """
 from __future__ import annotations
 
@@ -193,7 +195,7 @@ class _Pending:
 
 
 def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
-           report: IngestReport) -> None:
+           lexical: LexicalIndex | None, report: IngestReport) -> None:
     """Embed a batch of prepared documents in one call (large batches let the embedder use its
     fastest runtime), then store them and record them in the manifest."""
     chunks = [c for p in batch for c in p.chunks]
@@ -201,14 +203,18 @@ def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddin
     # Warm the cache with every quotable sentence so answering never embeds at question time.
     embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c)])
     store.upsert(chunks, vectors)
+    stale: list[str] = []
     for p in batch:
         new_ids = [c.chunk_id for c in p.chunks]
         if p.previous:
-            store.delete([i for i in p.previous["chunk_ids"] if i not in set(new_ids)])
+            stale += [i for i in p.previous["chunk_ids"] if i not in set(new_ids)]
         manifest.documents[p.key] = {"hash": p.digest, "source": p.source, "chunk_ids": new_ids,
                                      "title": p.chunks[0].meta.title}
         (report.updated if p.previous else report.added).append(p.source)
         report.chunks_written += len(p.chunks)
+    store.delete(stale)
+    if lexical is not None:
+        lexical.apply(chunks, stale)
     manifest.save()
     batch.clear()
 
@@ -228,6 +234,10 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     discovered, refused = discover(paths)
     for path, reason in refused:
         _skip(report, path, reason)
+    lexical = LexicalIndex.load(lexical_dir, writable=True)
+    if lexical is not None and lexical.tokens != lexical_tokens:
+        lexical.close()
+        lexical = None  # built from the store at the end
     batch: list[_Pending] = []
     for done, item in enumerate(discovered):
         progress(done, len(discovered), item.source)
@@ -248,18 +258,24 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
                                    "titel, type og dato er gættet")
         batch.append(_Pending(key, item.source, digest, chunks, previous))
         if sum(len(p.chunks) for p in batch) >= batch_chunks:
-            _write(batch, store, embeddings, manifest, report)
+            _write(batch, store, embeddings, manifest, lexical, report)
     if batch:
-        _write(batch, store, embeddings, manifest, report)
+        _write(batch, store, embeddings, manifest, lexical, report)
     for key in _removed(manifest, discovered, paths):
         entry = manifest.documents.pop(key)
         store.delete(entry["chunk_ids"])
+        if lexical is not None:
+            lexical.apply([], entry["chunk_ids"])
         report.removed.append(entry["source"])
     if report.removed:
         manifest.save()
     progress(len(discovered), len(discovered), "")
-    if report.changed or not LexicalIndex.exists(lexical_dir):
-        LexicalIndex.build(list(store.iter_chunks()), lexical_tokens).save(lexical_dir)
+    if lexical is None:
+        LexicalIndex.build(store.iter_chunks(), lexical_tokens, lexical_dir).save(lexical_dir)
+    elif report.changed:
+        lexical.save(lexical_dir)
+    if lexical is not None:
+        lexical.close()
     report.embedded = embeddings.computed - computed0
     report.embeddings_reused = embeddings.reused - reused0
     report.seconds = time.perf_counter() - started

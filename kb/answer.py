@@ -106,7 +106,6 @@ class ExtractiveAnswerer:
         self.embeddings, self.lexical = embeddings, lexical
         self.answer_hits, self.max_sentences = settings.answer_hits, settings.max_answer_sentences
         self.threshold = settings.abstain_threshold
-        self._by_position = {(c.meta.doc_id, c.index): c for c in lexical.chunks}
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
         ctx = AnswerContext(query=query, hits=hits, query_vector=np.asarray(query.vector, dtype=np.float32),
@@ -241,7 +240,7 @@ class ExtractiveAnswerer:
         may fall anywhere in a list, even right after the introduction)."""
         def items(intro: _Unit) -> list[_Unit]:
             after = sorted((u for u in ctx.units if u.hit is intro.hit and u.start > intro.start), key=lambda u: u.start)
-            following = self._by_position.get((intro.hit.chunk.meta.doc_id, intro.hit.chunk.index + 1))
+            following = self.lexical.at(intro.hit.chunk.meta.doc_id, intro.hit.chunk.index + 1)
             if following is None or not all(_is_item(u) for u in after if _starts_line(u)):
                 return after
             hit = Hit(chunk=following, score=0.0)

@@ -1,98 +1,322 @@
-"""Lexical retrieval: BM25 (bm25s), persisted beside the store.
+"""Lexical retrieval: BM25 over a term-frequency matrix that is updated in place, beside the store.
 
 Retrieval tokens are character 4-grams of letter-folded words by default ("char4"), or Danish
 stems ("word"); either way the index also keeps the stemmed vocabulary and document frequencies
-that spelling repair, term coverage and abstention use. It is derived data: ``build`` recreates it
-from the chunks in the vector store after every ingest, so the two never drift apart.
+that spelling repair, term coverage and abstention use, and the words name masking leaves alone.
+
+Scoring is BM25 as bm25s computes it (Lucene idf and term weight, k1 1.5, b 0.75), but from raw
+term frequencies at query time rather than from precomputed weights: a precomputed index depends
+on every document's length and every term's document frequency, so adding one document meant
+re-tokenising the whole corpus. Here an ingest tokenises only the chunks it adds or removes
+(``apply``), and a full ``build`` is the same operation from empty, so the two give the same
+ranking. Chunk texts and metadata live in an SQLite table and are read when a hit needs them;
+filters use arrays of document type and date, not a loop over chunks.
+
+Files in the index folder: ``chunks.sqlite`` (the table), ``matrix.npz`` (term frequencies, lengths,
+types, dates, row ids) and ``terms.json`` (tokens, vocabularies; written last, so it marks a
+complete index).
 """
 from __future__ import annotations
 
 import json
-import logging
 import math
+import shutil
+import sqlite3
+import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import bm25s
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import ConfigError
+from .privacy import known_words
 from .text import char_ngrams, fold, stem_tokens, words
-from .types import Chunk, SearchFilter
+from .types import Chunk, SearchFilter, date_bound
 
-# bm25s sets its own logger to DEBUG on import, which floods the CLI with "Building index" lines.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-_META_FILE = "chunks.json"
-
+FORMAT = 2
+_TERMS, _MATRIX, _TABLE = "terms.json", "matrix.npz", "chunks.sqlite"
+K1, B = 1.5, 0.75  # bm25s defaults, which the rest of the pipeline was tuned with
 
 TOKENIZERS = {"char4": char_ngrams, "word": stem_tokens}
 
 
-class LexicalIndex:
-    def __init__(self, chunks: list[Chunk], bm25: bm25s.BM25 | None, vocabulary: dict[str, int],
-                 doc_freq: dict[str, int], tokens: str = "char4") -> None:
-        self.chunks = chunks
-        self.tokens = tokens
-        self._tokenize = TOKENIZERS[tokens]
-        self._bm25 = bm25
-        self.vocabulary = vocabulary  # surface word -> corpus frequency
-        self.doc_freq = doc_freq  # stem -> number of chunks containing it
-        self._max_idf = self.idf("\x00never-seen")
+class _ChunkTable:
+    """Chunk texts and metadata by id and by position in their document, read on demand."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._lock = threading.Lock()  # one connection shared by the chat's worker threads
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, "
+                             "idx INTEGER NOT NULL, text TEXT NOT NULL, meta TEXT NOT NULL)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS chunks_position ON chunks (doc_id, idx)")
 
     @classmethod
-    def build(cls, chunks: list[Chunk], tokens: str = "char4") -> "LexicalIndex":
+    def open(cls, path: Path | None, writable: bool) -> "_ChunkTable":
+        if path is None:
+            return cls(sqlite3.connect(":memory:", check_same_thread=False))
+        uri = f"file:{path}?mode={'rwc' if writable else 'ro'}"
+        return cls(sqlite3.connect(uri, uri=True, check_same_thread=False))
+
+    def _rows(self, sql: str, args: Iterable = ()) -> list[Chunk]:
+        with self._lock:
+            rows = self._db.execute(sql, tuple(args)).fetchall()
+        return [Chunk.from_store(cid, text, json.loads(meta)) for cid, text, meta in rows]
+
+    def get(self, ids: list[str]) -> dict[str, Chunk]:
+        found: dict[str, Chunk] = {}
+        for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            part = ids[i:i + 500]
+            found.update((c.chunk_id, c) for c in self._rows(
+                f"SELECT id, text, meta FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+        return found
+
+    def at(self, doc_id: str, index: int) -> Chunk | None:
+        got = self._rows("SELECT id, text, meta FROM chunks WHERE doc_id = ? AND idx = ?", (doc_id, index))
+        return got[0] if got else None
+
+    def document(self, doc_id: str) -> list[Chunk]:
+        return self._rows("SELECT id, text, meta FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,))
+
+    def documents(self) -> list[tuple[Chunk, int]]:
+        with self._lock:
+            counts = self._db.execute("SELECT doc_id, COUNT(*), MIN(idx) FROM chunks GROUP BY doc_id").fetchall()
+        return [(first, n) for doc_id, n, low in counts if (first := self.at(doc_id, low)) is not None]
+
+    def iter_all(self, batch: int = 1000) -> Iterator[Chunk]:
+        last = ""
+        while True:
+            got = self._rows("SELECT id, text, meta FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+            yield from got
+            if len(got) < batch:
+                return
+            last = got[-1].chunk_id
+
+    def replace(self, removed: list[str], added: list[Chunk]) -> None:
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in removed])
+            self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)",
+                                 [(c.chunk_id, c.meta.doc_id, c.index, c.text,
+                                   json.dumps(c.store_metadata(), ensure_ascii=False)) for c in added])
+
+    def save_to(self, path: Path) -> None:
+        """Write the table to ``path`` (a table opened from that file is already there)."""
+        with self._lock:
+            target = sqlite3.connect(str(path))
+            try:
+                self._db.backup(target)
+            finally:
+                target.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class LexicalIndex:
+    def __init__(self, tokens: str, table: _ChunkTable, path: Path | None) -> None:
         if tokens not in TOKENIZERS:
             raise ConfigError(f"Ukendt KB_LEXICAL_TOKENS={tokens!r}; vælg {' eller '.join(TOKENIZERS)}.")
-        chunks = sorted(chunks, key=lambda c: c.chunk_id)
-        stem_lists = [stem_tokens(c.embed_text) for c in chunks]
-        bm25 = None
-        if chunks:
-            bm25 = bm25s.BM25()
-            bm25.index([TOKENIZERS[tokens](c.embed_text) or [""] for c in chunks], show_progress=False)
-        vocabulary = Counter(w for c in chunks for w in words(c.embed_text) if not w.isdigit())
-        doc_freq = Counter(t for stems in stem_lists for t in set(stems))
-        return cls(chunks, bm25, dict(vocabulary), dict(doc_freq), tokens)
+        self.tokens = tokens
+        self._tokenize = TOKENIZERS[tokens]
+        self._table, self._path = table, path
+        self._grams: dict[str, int] = {}
+        self._tf = sp.csc_matrix((0, 0), dtype=np.float32)  # rows: chunks; columns: tokens
+        self._ids: list[str] = []
+        self._lengths = np.zeros(0, dtype=np.int64)
+        self._types = np.zeros(0, dtype=str)
+        self._dates = np.zeros(0, dtype=np.int64)
+        self.vocabulary: Counter[str] = Counter()  # surface word -> corpus frequency
+        self.doc_freq: Counter[str] = Counter()  # stem -> number of chunks containing it
+        self.known: Counter[str] = Counter()  # word -> chunks using it, for name masking
+        self._refresh()
+
+    # -- building and updating -------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, chunks: Iterable[Chunk], tokens: str = "char4", directory: Path | None = None) \
+            -> "LexicalIndex":
+        """An index of ``chunks`` (read in batches, so a store can be streamed in); with
+        ``directory`` its table is written there directly and ``save`` completes it."""
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+            for old in directory.iterdir():  # this or an older format: the table is rebuilt from scratch
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        index = cls(tokens, _ChunkTable.open(directory / _TABLE if directory else None, writable=True), directory)
+        batch: list[Chunk] = []
+        for chunk in chunks:
+            batch.append(chunk)
+            if len(batch) >= 2000:
+                index.apply(batch, [])
+                batch = []
+        index.apply(batch, [])
+        return index
+
+    def apply(self, added: list[Chunk], removed: Iterable[str]) -> None:
+        """Remove chunks by id and add (or replace) chunks, tokenising only those."""
+        added = list({c.chunk_id: c for c in added}.values())
+        gone = [i for i in dict.fromkeys([*removed, *(c.chunk_id for c in added)]) if i in self._row]
+        if not gone and not added:
+            return
+        for chunk in self._table.get(gone).values():
+            self._count(chunk, -1)
+        keep = np.ones(len(self._ids), dtype=bool)
+        keep[[self._row[i] for i in gone]] = False
+        rows, cols, values, lengths = [], [], [], []
+        for r, chunk in enumerate(added):
+            self._count(chunk, +1)
+            tokens = self._tokenize(chunk.embed_text)
+            lengths.append(max(1, len(tokens)))  # an empty chunk counts one token, as in bm25s
+            for gram, n in Counter(tokens).items():
+                rows.append(r)
+                cols.append(self._grams.setdefault(gram, len(self._grams)))
+                values.append(n)
+        width = len(self._grams)
+        old = self._tf.tocsr()[keep]
+        old.resize((old.shape[0], width))
+        new = sp.csr_matrix((np.asarray(values, dtype=np.float32), (rows, cols)), shape=(len(added), width))
+        self._tf = sp.vstack([old, new], format="csc", dtype=np.float32)
+        self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k] + [c.chunk_id for c in added]
+        self._lengths = np.concatenate([self._lengths[keep], np.asarray(lengths, dtype=np.int64)])
+        self._types = np.concatenate([self._types[keep], np.asarray([c.meta.doc_type for c in added], dtype=str)])
+        self._dates = np.concatenate([self._dates[keep],
+                                      np.asarray([c.meta.date_num for c in added], dtype=np.int64)])
+        self._table.replace(gone, added)
+        for counter in (self.vocabulary, self.doc_freq, self.known):
+            for key in [k for k, v in counter.items() if v <= 0]:
+                del counter[key]
+        self._refresh()
+
+    def _count(self, chunk: Chunk, sign: int) -> None:
+        for word, n in Counter(w for w in words(chunk.embed_text) if not w.isdigit()).items():
+            self.vocabulary[word] += sign * n
+        for stem in set(stem_tokens(chunk.embed_text)):
+            self.doc_freq[stem] += sign
+        for word in known_words([chunk.text]):
+            self.known[word] += sign
+
+    def _refresh(self) -> None:
+        self._row = {cid: r for r, cid in enumerate(self._ids)}
+        n = len(self._ids)
+        average = int(self._lengths.sum()) / n if n else 1.0  # an integer sum: the same in any row order
+        self._norm = (K1 * (1 - B + B * self._lengths / average)).astype(np.float32)
+
+    # -- persistence ----------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(directory / "bm25"))
-        payload = {"chunks": [{"id": c.chunk_id, "text": c.text, "meta": c.store_metadata()} for c in self.chunks],
-                   "vocabulary": self.vocabulary, "doc_freq": self.doc_freq, "tokens": self.tokens}
-        tmp = directory / (_META_FILE + ".tmp")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(directory / _META_FILE)
+        if self._path != directory:
+            (directory / _TABLE).unlink(missing_ok=True)
+            self._table.save_to(directory / _TABLE)
+        tf = self._tf
+        with open(directory / (_MATRIX + ".tmp"), "wb") as handle:
+            np.savez(handle, data=tf.data, indices=tf.indices, indptr=tf.indptr, shape=np.asarray(tf.shape),
+                     lengths=self._lengths, types=self._types, dates=self._dates, ids=np.asarray(self._ids, dtype=str))
+        (directory / (_MATRIX + ".tmp")).replace(directory / _MATRIX)
+        terms = {"format": FORMAT, "tokens": self.tokens, "grams": list(self._grams), "vocabulary": self.vocabulary,
+                 "doc_freq": self.doc_freq, "known": self.known}
+        (directory / (_TERMS + ".tmp")).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        (directory / (_TERMS + ".tmp")).replace(directory / _TERMS)
 
     @staticmethod
     def exists(directory: Path) -> bool:
-        return (directory / _META_FILE).exists()
+        try:
+            return json.loads((directory / _TERMS).read_text(encoding="utf-8")).get("format") == FORMAT
+        except (FileNotFoundError, ValueError):
+            return False
 
     @classmethod
-    def load(cls, directory: Path) -> "LexicalIndex | None":
-        meta = directory / _META_FILE
-        if not meta.exists():
+    def load(cls, directory: Path, writable: bool = False) -> "LexicalIndex | None":
+        """The saved index, or None if there is none in this format (it is then built again)."""
+        if not cls.exists(directory):
             return None
-        payload = json.loads(meta.read_text(encoding="utf-8"))
-        chunks = [Chunk.from_store(c["id"], c["text"], c["meta"]) for c in payload["chunks"]]
-        bm25 = bm25s.BM25.load(str(directory / "bm25")) if chunks else None
-        return cls(chunks, bm25, payload["vocabulary"], payload["doc_freq"], payload.get("tokens", "word"))
+        terms = json.loads((directory / _TERMS).read_text(encoding="utf-8"))
+        index = cls(terms["tokens"], _ChunkTable.open(directory / _TABLE, writable), directory)
+        with np.load(directory / _MATRIX) as saved:
+            index._tf = sp.csc_matrix((saved["data"], saved["indices"], saved["indptr"]),
+                                      shape=tuple(saved["shape"]))
+            index._lengths, index._types, index._dates = saved["lengths"], saved["types"], saved["dates"]
+            index._ids = saved["ids"].tolist()
+        index._grams = {g: i for i, g in enumerate(terms["grams"])}
+        index.vocabulary, index.doc_freq = Counter(terms["vocabulary"]), Counter(terms["doc_freq"])
+        index.known = Counter(terms["known"])
+        index._refresh()
+        return index
+
+    def close(self) -> None:
+        self._table.close()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def ids(self) -> set[str]:
+        return set(self._ids)
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        return self._table.get([chunk_id]).get(chunk_id)
+
+    def at(self, doc_id: str, index: int) -> Chunk | None:
+        """The chunk at a position in its document (the passage after an introduction)."""
+        return self._table.at(doc_id, index)
+
+    def document(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in reading order."""
+        return self._table.document(doc_id)
+
+    def documents(self) -> list[tuple[Chunk, int]]:
+        """Each document's first chunk and its number of chunks."""
+        return self._table.documents()
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        return self._table.iter_all()
 
     def idf(self, stem: str) -> float:
-        n = max(len(self.chunks), 1)
+        n = max(len(self._ids), 1)
         df = self.doc_freq.get(stem, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk (row order) for the query's tokens; a repeated token counts again."""
+        scores = np.zeros(len(self._ids), dtype=np.float32)
+        n = len(self._ids)
+        indptr, rows_of, tfs = self._tf.indptr, self._tf.indices, self._tf.data
+        for col, times in Counter(self._grams[t] for t in self._tokenize(query) if t in self._grams).items():
+            start, end = indptr[col], indptr[col + 1]
+            if start == end:
+                continue
+            df = end - start
+            idf = np.float32(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+            rows, tf = rows_of[start:end], tfs[start:end]
+            scores[rows] += times * idf * tf / (tf + self._norm[rows])
+        return scores
+
+    def _mask(self, flt: SearchFilter) -> np.ndarray:
+        mask = np.ones(len(self._ids), dtype=bool)
+        if flt.doc_types:
+            mask &= np.isin(self._types, list(flt.doc_types))
+        if flt.date_from:
+            mask &= self._dates >= date_bound(flt.date_from, low=True)
+        if flt.date_to:
+            mask &= self._dates <= date_bound(flt.date_to, low=False)
+        return mask
+
     def search(self, query: str, k: int, flt: SearchFilter) -> list[tuple[Chunk, float]]:
-        tokens = self._tokenize(query)
-        if self._bm25 is None or not tokens:
+        """Top-k chunks by score; equal scores in chunk-id order, so row order never matters."""
+        if not self._ids:
             return []
-        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+        scores = self.scores(query)
         if not flt.is_empty():
-            mask = np.array([flt.matches(c.meta) for c in self.chunks])
-            scores = np.where(mask, scores, 0.0)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(self.chunks[i], float(scores[i])) for i in order if scores[i] > 0]
+            scores = np.where(self._mask(flt), scores, np.float32(0))
+        rows = np.flatnonzero(scores > 0)
+        if len(rows) > k:
+            kth = np.partition(scores[rows], len(rows) - k)[len(rows) - k]
+            rows = rows[scores[rows] >= kth]
+        best = sorted(rows.tolist(), key=lambda r: (-scores[r], self._ids[r]))[:k]
+        chunks = self._table.get([self._ids[r] for r in best])
+        return [(chunks[self._ids[r]], float(scores[r])) for r in best]
 
     def knows(self, word: str) -> bool:
         """Whether the corpus uses this word: as written, as another inflection, or as a compound of

@@ -151,13 +151,13 @@ class KnowledgeBase:
         if lexical is None or lexical.tokens != s.retrieval.lexical_tokens:
             if store.count() == 0:
                 raise EmptyStoreError(msg("no_store"))
-            lexical = LexicalIndex.build(list(store.iter_chunks()), s.retrieval.lexical_tokens)
+            lexical = LexicalIndex.build(store.iter_chunks(), s.retrieval.lexical_tokens, lexical_dir)
             lexical.save(lexical_dir)
         reranker = build_reranker(s.retrieval, s.embedding.allow_downloads)
         retriever = HybridRetriever(store, lexical, reranker, s.retrieval, self.mode)
         answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer)
         return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical),
-                        privacy.known_words(c.text for c in lexical.chunks))
+                        frozenset(lexical.known))
 
     def ingest(self, paths: list[Path] | None = None, progress: Callable[[int, int, str], None] | None = None,
                rebuild: bool = False) -> IngestReport:
@@ -223,7 +223,7 @@ class KnowledgeBase:
         with self._opened(generation) as store:
             stored = store.ids()
         lexical = LexicalIndex.load(generation.lexical_dir)
-        indexed = None if lexical is None else {c.chunk_id for c in lexical.chunks}
+        indexed = None if lexical is None else lexical.ids()
         leftovers = sorted(p.name for p in self.generations.root.glob("*.partial")) \
             if self.generations.root.is_dir() else []
         return Health(generation.name or "(før generationer)", len(manifest.documents), len(listed), len(stored),
@@ -339,17 +339,17 @@ class KnowledgeBase:
 
     def neighbours(self, chunk_id: str, around: int = 1) -> list[Chunk]:
         """The chunk with its neighbours in the same document, in reading order (a document view)."""
-        target = next((c for c in self.lexical.chunks if c.chunk_id == chunk_id), None)
+        target = self.lexical.chunk(chunk_id)
         if target is None:
             return []
-        same_doc = sorted((c for c in self.lexical.chunks if c.meta.doc_id == target.meta.doc_id), key=lambda c: c.index)
-        position = same_doc.index(target)
+        same_doc = self.lexical.document(target.meta.doc_id)
+        position = [c.chunk_id for c in same_doc].index(chunk_id)
         return same_doc[max(0, position - around):position + around + 1]
 
     def documents(self) -> list[DocumentInfo]:
         info: dict[str, DocumentInfo] = {}
-        for chunk in self.lexical.chunks:
-            m = chunk.meta
+        for first, count in self.lexical.documents():
+            m = first.meta
             entry = info.setdefault(m.source, DocumentInfo(m.source, m.title, m.doc_type, m.date, m.issuer, 0))
-            entry.chunks += 1
+            entry.chunks += count
         return sorted(info.values(), key=lambda d: d.source)

@@ -50,3 +50,75 @@ def test_english_domain_words_and_their_inflections_map_to_danish():
     assert english_lookup("weather") is None
     assert danish_terms("When is the deadline for the municipalities' report?") == [
         "hvornår", "senest frist", "kommuner", "afrapportering"]
+
+
+def _corpus_chunks() -> dict[str, list[Chunk]]:
+    """The bundled corpus chunked as ingest does it, by document (no model needed)."""
+    from ingest.pipeline import discover, prepare
+    from kb.config import IngestSettings
+
+    from .conftest import CORPUS
+    found, _ = discover([CORPUS])
+    return {item.source: prepare(item, IngestSettings()) for item in found}
+
+
+def _questions() -> list[str]:
+    import json
+
+    from .conftest import ROOT
+    lines = (ROOT / "evals" / "questions" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def _changed(chunks: list[Chunk]) -> list[Chunk]:
+    """A new version of a document: its first chunk reworded, one chunk gone."""
+    first = chunks[0]
+    text = first.text + " Tilføjet afsnit om familieambulatoriernes døgnbehandling."
+    return [Chunk(chunk_id=first.chunk_id + "-v2", meta=first.meta, text=text, section=first.section, start=0,
+                  end=len(text), index=0, headings=first.headings), *chunks[2:]]
+
+
+def test_an_index_updated_document_by_document_ranks_exactly_as_one_built_from_scratch(tmp_path):
+    docs = _corpus_chunks()
+    names = sorted(docs)
+    index = LexicalIndex.build([c for name in names[:2] for c in docs[name]])
+    index.save(tmp_path)
+    index = LexicalIndex.load(tmp_path, writable=True)
+    for name in names[2:]:
+        index.apply(docs[name], [])
+    index.apply(_changed(docs[names[1]]), [c.chunk_id for c in docs[names[1]]])
+    index.apply([], [c.chunk_id for c in docs[names[3]]])
+    index.save(tmp_path)
+    updated = LexicalIndex.load(tmp_path)
+    final = [c for name in names if name != names[3]
+             for c in (_changed(docs[name]) if name == names[1] else docs[name])]
+    rebuilt = LexicalIndex.build(reversed(final))  # another order of rows must not matter either
+    assert updated.ids() == rebuilt.ids() == {c.chunk_id for c in final}
+    assert updated.doc_freq == rebuilt.doc_freq and updated.vocabulary == rebuilt.vocabulary
+    assert updated.known == rebuilt.known
+    flt = SearchFilter(doc_types=("anmodning", "sagsfremstilling"), date_from="2020")
+    for question in _questions():
+        for f in (SearchFilter(), flt):
+            got = [(c.chunk_id, round(s, 4)) for c, s in updated.search(question, 10, f)]
+            assert got == [(c.chunk_id, round(s, 4)) for c, s in rebuilt.search(question, 10, f)], question
+    assert updated.chunk(final[0].chunk_id) == final[0]
+    assert [c.chunk_id for c in updated.document(final[0].meta.doc_id)] == \
+        [c.chunk_id for c in sorted((c for c in final if c.meta.doc_id == final[0].meta.doc_id), key=lambda c: c.index)]
+
+
+def test_scores_are_those_of_bm25s_built_over_the_same_tokens():
+    """bm25s is the reference implementation the fusion weights were tuned against."""
+    import bm25s
+    import numpy as np
+
+    from kb.text import char_ngrams
+    chunks = sorted((c for cs in _corpus_chunks().values() for c in cs), key=lambda c: c.chunk_id)
+    reference = bm25s.BM25()
+    reference.index([char_ngrams(c.embed_text) or [""] for c in chunks], show_progress=False)
+    index = LexicalIndex.build(chunks)
+    position = {cid: i for i, cid in enumerate(index._ids)}
+    order = [position[c.chunk_id] for c in chunks]
+    for question in _questions():
+        tokens = char_ngrams(question)
+        expected = reference.get_scores(tokens) if any(t in reference.vocab_dict for t in tokens) else 0
+        assert np.allclose(index.scores(question)[order], expected, rtol=1e-4, atol=1e-5), question

@@ -60,7 +60,7 @@ def test_deleting_a_document_removes_its_chunks(tmp_path, corpus_copy, fake_embe
     report = run_ingest(kb)
     assert report.removed == ["003_8a57807346003733.txt"]
     assert "003_8a57807346003733.txt" not in _chunk_sources(kb)
-    assert all(c.meta.source != "003_8a57807346003733.txt" for c in kb.lexical.chunks)
+    assert all(c.meta.source != "003_8a57807346003733.txt" for c in kb.lexical.iter_chunks())
 
 
 def test_broken_files_are_reported_and_skipped(tmp_path, corpus_copy, fake_embeddings):
@@ -235,6 +235,6 @@ def test_a_folder_of_2000_small_files_is_ingested(tmp_path, fake_embeddings):
     kb = _kb(tmp_path, fake_embeddings)
     report = run_ingest(kb)
     assert len(report.added) == 2000 and not report.failed
-    assert len(_chunk_sources(kb)) == 2000 and len(kb.lexical.chunks) == 2000
+    assert len(_chunk_sources(kb)) == 2000 and len(kb.lexical) == 2000
     again = run_ingest(kb)
     assert len(again.unchanged) == 2000 and not again.changed
