@@ -383,6 +383,30 @@ def user_list() -> None:
     console.print(f"{len(users)} bruger(e): " + ", ".join(escape(n) for n in users.names()), markup=True)
 
 
+store_app = _Typer(help="Chroma som selvstændig server, når vidensbasen skal deles af flere maskiner.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("serve")
+def store_serve(path: Optional[Path] = typer.Option(None, help="Serverens datamappe (standard: DATA_DIR/chroma-server)"),
+                port: Optional[int] = typer.Option(None, help="Port (standard: KB_CHROMA_PORT)"),
+                host: str = typer.Option("127.0.0.1", help="Adresse; Chroma har ingen login, så hold den på "
+                                                           "loopback eller bag et privat netværk")) -> None:
+    """Kør Chromas server (`chroma run`) i forgrunden; stop den med Ctrl+C eller et signal til dens PID."""
+    import os
+
+    from .store import server_command
+
+    settings = get_settings()
+    path = path or settings.data_dir / "chroma-server"
+    port = port or settings.store.chroma_port
+    command = server_command(path, host, port)
+    console.print(f"Chroma-server på http://{escape(host)}:{port}, data i {escape(str(path))}. Brug den med "
+                  f"KB_CHROMA_HOST={escape(host)} KB_CHROMA_PORT={port}.")
+    sys.stdout.flush()
+    os.execv(command[0], command)  # the server keeps this process's PID, so it is stopped by it
+
+
 @app.command()
 def info() -> None:
     """Vis dokumenter, antal tekststykker, model og placering af vidensbasen."""

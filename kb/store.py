@@ -1,20 +1,32 @@
 """The vector store: Chroma through langchain-chroma, embedded on disk or a Chroma server."""
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 from langchain_chroma import Chroma
 
 from .config import StoreSettings
 from .embeddings import CachedEmbeddings
-from .errors import StoreBusyError, StoreMismatchError
+from .errors import ConfigError, StoreBusyError, StoreMismatchError
 from .messages import msg
 from .types import Chunk, SearchFilter, date_bound
+
+
+def server_command(path: Path, host: str, port: int) -> list[str]:
+    """The command that runs Chroma's own server (the Rust one shipped in the chromadb package)."""
+    chroma = Path(sys.executable).with_name("chroma")
+    found = str(chroma) if chroma.exists() else shutil.which("chroma")
+    if not found:
+        raise ConfigError("Kommandoen 'chroma' (fra pakken chromadb) findes ikke i dette miljø.")
+    return [found, "run", "--path", str(path), "--host", host, "--port", str(port)]
 
 
 def make_client(settings: StoreSettings, chroma_dir: Path) -> chromadb.ClientAPI:
@@ -76,7 +88,7 @@ class VectorStore:
     def count(self) -> int:
         return self._collection.count()
 
-    def upsert(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray | list[list[float]]) -> None:
         for i in range(0, len(chunks), 200):
             part = chunks[i:i + 200]
             self._collection.upsert(ids=[c.chunk_id for c in part], embeddings=vectors[i:i + 200],

@@ -3,7 +3,9 @@ generation is a collection on the server (copied through the API), old ones are 
 questions are answered from it exactly as from the embedded store."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,29 +19,41 @@ from kb.service import KnowledgeBase
 
 from .conftest import CORPUS, make_settings
 
-CHROMA = Path(sys.executable).with_name("chroma")
+KB = Path(sys.executable).with_name("kb")
+
+
+class ChromaServer:
+    """`kb store serve` on a loopback port, started and stopped (by its PID) like an operator would."""
+
+    def __init__(self, path: Path, log: Path) -> None:
+        self.path, self.log, self.port = path, log, free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen([str(KB), "store", "serve", "--path", str(self.path), "--port", str(self.port)],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2)
+                return
+            except OSError:
+                assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
 
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    if not CHROMA.exists():
-        pytest.fail("the chroma CLI comes with the chromadb package; it is missing from this environment")
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "chroma.log").read_text()
-            time.sleep(0.3)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    server = ChromaServer(tmp_path / "server-data", tmp_path / "chroma.log")
+    server.start()
+    yield server
+    server.stop()
 
 
 def _collections(kb: KnowledgeBase) -> set[str]:
@@ -48,10 +62,10 @@ def _collections(kb: KnowledgeBase) -> set[str]:
 
 def test_generations_live_as_collections_on_a_chroma_server(tmp_path, chroma_server, fake_embeddings):
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=chroma_server.port)
     kb = KnowledgeBase(settings, embeddings=fake_embeddings)
     assert len(kb.ingest().added) == 5
-    assert kb.store.location.startswith(f"chroma://127.0.0.1:{chroma_server}/guidance_chunks-g000001")
+    assert kb.store.location.startswith(f"chroma://127.0.0.1:{chroma_server.port}/guidance_chunks-g000001")
     assert kb.check().ok and kb.store.count() == kb.check().manifest_chunks
     assert kb.ask("Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?").hits
 
@@ -67,3 +81,22 @@ def test_generations_live_as_collections_on_a_chroma_server(tmp_path, chroma_ser
     assert any("Tilføjet afsnit nummer 2" in c.text for c in kb.store.iter_chunks())
     assert {c.meta.source for c in kb.store.iter_chunks()} == {p.name for p in (tmp_path / "corpus").glob("*.txt")}
     assert not kb.ingest().changed and kb.generation.name == "g000003"  # nothing to do: no new collection
+
+
+def test_the_server_keeps_the_knowledge_base_across_a_restart(tmp_path, chroma_server, fake_embeddings):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=chroma_server.port)
+    question = "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?"
+    kb = KnowledgeBase(settings, embeddings=fake_embeddings)
+    kb.ingest()
+    before = kb.ask(question)
+    count = kb.store.count()
+    assert count > 0 and before.hits
+
+    chroma_server.stop()
+    assert chroma_server.proc.returncode is not None  # stopped by its PID: `kb store serve` became the server
+    chroma_server.start()
+    again = KnowledgeBase(settings, embeddings=fake_embeddings)  # a new process would start like this
+    assert again.store.count() == count and again.check().ok
+    after = again.ask(question)
+    assert (after.text, [c.chunk_id for c in after.citations]) == (before.text, [c.chunk_id for c in before.citations])
