@@ -195,14 +195,18 @@ class _Pending:
 
 
 def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddings, manifest: Manifest,
-           lexical: LexicalIndex | None, report: IngestReport) -> None:
-    """Embed a batch of prepared documents in one call (large batches let the embedder use its
-    fastest runtime), then store them and record them in the manifest."""
+           lexical: LexicalIndex, report: IngestReport, slice_chunks: int) -> None:
+    """Embed, store and index a batch of prepared documents in slices of ``slice_chunks`` (large
+    enough for the embedder's fastest runtime, small enough that memory does not grow with a
+    document's length), then record them in the manifest."""
     chunks = [c for p in batch for c in p.chunks]
-    vectors = embeddings.embed_documents([c.embed_text for c in chunks])
-    # Warm the cache with every quotable sentence so answering never embeds at question time.
-    embeddings.embed_documents([c.text[s:e] for c in chunks for s, e in units_of(c)])
-    store.upsert(chunks, vectors)
+    for i in range(0, len(chunks), slice_chunks):
+        part = chunks[i:i + slice_chunks]
+        vectors = embeddings.embed_array([c.embed_text for c in part])
+        # Warm the cache with every quotable sentence so answering never embeds at question time.
+        embeddings.embed_array([c.text[s:e] for c in part for s, e in units_of(c)])
+        store.upsert(part, vectors)
+        lexical.apply(part, [])
     stale: list[str] = []
     for p in batch:
         new_ids = [c.chunk_id for c in p.chunks]
@@ -213,8 +217,7 @@ def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddin
         (report.updated if p.previous else report.added).append(p.source)
         report.chunks_written += len(p.chunks)
     store.delete(stale)
-    if lexical is not None:
-        lexical.apply(chunks, stale)
+    lexical.apply([], stale)
     manifest.save()
     batch.clear()
 
@@ -235,9 +238,11 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     for path, reason in refused:
         _skip(report, path, reason)
     lexical = LexicalIndex.load(lexical_dir, writable=True)
-    if lexical is not None and lexical.tokens != lexical_tokens:
-        lexical.close()
-        lexical = None  # built from the store at the end
+    rebuilt = lexical is None or lexical.tokens != lexical_tokens
+    if rebuilt:  # none yet, an older format or another token setting: built from the store as it is now
+        if lexical is not None:
+            lexical.close()
+        lexical = LexicalIndex.build(store.iter_chunks(), lexical_tokens, lexical_dir)
     batch: list[_Pending] = []
     for done, item in enumerate(discovered):
         progress(done, len(discovered), item.source)
@@ -258,24 +263,20 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
                                    "titel, type og dato er gættet")
         batch.append(_Pending(key, item.source, digest, chunks, previous))
         if sum(len(p.chunks) for p in batch) >= batch_chunks:
-            _write(batch, store, embeddings, manifest, lexical, report)
+            _write(batch, store, embeddings, manifest, lexical, report, batch_chunks)
     if batch:
-        _write(batch, store, embeddings, manifest, lexical, report)
+        _write(batch, store, embeddings, manifest, lexical, report, batch_chunks)
     for key in _removed(manifest, discovered, paths):
         entry = manifest.documents.pop(key)
         store.delete(entry["chunk_ids"])
-        if lexical is not None:
-            lexical.apply([], entry["chunk_ids"])
+        lexical.apply([], entry["chunk_ids"])
         report.removed.append(entry["source"])
     if report.removed:
         manifest.save()
     progress(len(discovered), len(discovered), "")
-    if lexical is None:
-        LexicalIndex.build(store.iter_chunks(), lexical_tokens, lexical_dir).save(lexical_dir)
-    elif report.changed:
+    if report.changed or rebuilt:
         lexical.save(lexical_dir)
-    if lexical is not None:
-        lexical.close()
+    lexical.close()
     report.embedded = embeddings.computed - computed0
     report.embeddings_reused = embeddings.reused - reused0
     report.seconds = time.perf_counter() - started

@@ -141,7 +141,7 @@ class ExtractiveAnswerer:
     def _score(self, ctx: AnswerContext) -> None:
         if not ctx.units:
             return
-        vectors = np.asarray(self.embeddings.embed_documents([u.text for u in ctx.units]), dtype=np.float32)
+        vectors = self.embeddings.embed_array([u.text for u in ctx.units])
         dense = vectors @ ctx.query_vector
         stems = ctx.stems | ctx.focus_stems
         q = ctx.query

@@ -204,6 +204,11 @@ class CachedEmbeddings(Embeddings):
         return hashlib.sha256(f"{self.model_id}\x00passage\x00{text}".encode()).hexdigest()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """The vectors as one float32 array (rows in the order of ``texts``): ingest keeps them so,
+        as a list of Python floats costs eight times the memory."""
         keys = [self._key(t) for t in texts]
         with self._lock:
             found = dict(self._lookup(keys))
@@ -216,7 +221,9 @@ class CachedEmbeddings(Embeddings):
             found.update({k: np.asarray(v, np.float32) for (k, _), v in zip(missing, vectors, strict=True)})
         self.computed += len(missing)
         self.reused += len(texts) - len(missing)
-        return [found[k].tolist() for k in keys]
+        if not keys:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
 
     def _lookup(self, keys: list[str]):
         for i in range(0, len(keys), 500):

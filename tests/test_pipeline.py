@@ -238,3 +238,36 @@ def test_a_folder_of_2000_small_files_is_ingested(tmp_path, fake_embeddings):
     assert len(_chunk_sources(kb)) == 2000 and len(kb.lexical) == 2000
     again = run_ingest(kb)
     assert len(again.unchanged) == 2000 and not again.changed
+
+
+def test_a_long_document_is_embedded_written_and_indexed_in_bounded_slices(tmp_path, fake_embeddings, monkeypatch):
+    """Memory must not grow with a document's length: however many chunks a file has, the store
+    and the lexical index get them in slices, with vectors as float32 arrays."""
+    import numpy as np
+
+    from evals.bench_memory import generate
+    from kb.lexical import LexicalIndex
+    from kb.store import VectorStore
+
+    calls: list[tuple[int, str]] = []
+    upsert, apply = VectorStore.upsert, LexicalIndex.apply
+
+    def spy_upsert(self, chunks, vectors):
+        calls.append((len(chunks), type(vectors).__name__ + str(getattr(vectors, "dtype", ""))))
+        return upsert(self, chunks, vectors)
+
+    def spy_apply(self, added, removed):
+        calls.append((len(added), "lexical"))
+        return apply(self, added, removed)
+
+    monkeypatch.setattr(VectorStore, "upsert", spy_upsert)
+    monkeypatch.setattr(LexicalIndex, "apply", spy_apply)
+    generate(tmp_path / "corpus", 1.5)
+    kb = KnowledgeBase(make_settings(tmp_path), embeddings=fake_embeddings)
+    report = run_ingest(kb)
+    assert report.chunks_written > 2000 and len(report.added) == 1
+    assert {kind for _, kind in calls} == {"ndarrayfloat32", "lexical"}
+    assert max(n for n, _ in calls) <= 512
+    assert sum(n for n, kind in calls if kind != "lexical") == report.chunks_written == kb.store.count() == len(kb.lexical)
+    texts = ["et afsnit", "et andet afsnit"]
+    assert np.array_equal(kb.embeddings.embed_array(texts), np.asarray(kb.embeddings.embed_documents(texts), np.float32))

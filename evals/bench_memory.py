@@ -1,0 +1,120 @@
+"""Ingest memory: peak RSS of `kb ingest` for 1, 10 and 100 MB of generated Danish text.
+
+    python -m evals.bench_memory [--mb 1 10 100] [--embedder model|hash] [--out evals/reports/ingest-memory.md]
+
+The text is the bundled corpus's sentences recombined into paragraphs under headings, in files of at
+most 10 MB (below KB_MAX_FILE_MB). Each size is ingested by a fresh process into a fresh data folder;
+its peak RSS comes from the kernel (``wait4``), so it includes the model, Chroma and everything else.
+``--embedder model`` runs the real command with the packaged model (about 35 chunks/s here, so 100 MB
+takes hours); ``--embedder hash`` runs the same pipeline with a deterministic hash embedder, which
+measures what the pipeline itself keeps in memory. The converted model is built once beforehand into
+a shared folder, so its one-time conversion is reported on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE_MB = 10
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def generate(folder: Path, megabytes: float, seed: int = 11) -> int:
+    """Files of recombined corpus sentences totalling ``megabytes``; returns the number of files."""
+    rng = random.Random(seed)
+    sentences = [s for p in sorted((ROOT / "corpus").glob("*.txt"))
+                 for s in _SENTENCE.split(p.read_text(encoding="utf-8").replace("\n", " ")) if len(s) > 30]
+    folder.mkdir(parents=True, exist_ok=True)
+    total, files = int(megabytes * 1_000_000), 0
+    while total > 0:
+        size = min(total, FILE_MB * 1_000_000)
+        parts: list[str] = []
+        written = 0
+        section = 0
+        while written < size:
+            if section % 8 == 0:
+                parts.append(f"\n## Afsnit {section // 8 + 1}\n")
+            paragraph = " ".join(rng.choice(sentences) for _ in range(rng.randint(2, 5)))
+            parts.append(paragraph + "\n")
+            written += len(paragraph.encode("utf-8")) + 1
+            section += 1
+        (folder / f"generated_{files:03d}.txt").write_text("".join(parts), encoding="utf-8")
+        total -= size
+        files += 1
+    return files
+
+
+def _hash_ingest(data: Path, corpus: Path) -> None:
+    """The real pipeline with a hash embedder instead of the model."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from kb.config import Settings
+    from kb.embeddings import CachedEmbeddings
+    from kb.service import KnowledgeBase
+
+    settings = Settings(data_dir=data, corpus_dir=corpus)
+    embeddings = CachedEmbeddings(DeterministicFakeEmbedding(size=384), settings.embedding_cache_path)
+    report = KnowledgeBase(settings, embeddings=embeddings).ingest()
+    print(f"chunks {report.chunks_written}, failed {len(report.failed)}")
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, last output line) of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = [line for line in out.splitlines() if line.strip()]
+    tail = lines[-1] if lines else ""
+    if proc.returncode != 0:
+        tail = f"exit {proc.returncode}: {tail}"
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, tail
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=float, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--embedder", choices=["model", "hash"], default="model")
+    parser.add_argument("--out", type=Path, help="append the table to this Markdown file")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _hash_ingest(Path(args.child[0]), Path(args.child[1]))
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kb-memory-") as tmp:
+        models = Path(tmp) / "models"
+        env = {**os.environ, "KB_MODEL_CACHE": str(models), "PYTHONPATH": str(ROOT)}
+        if args.embedder == "model":
+            seconds, rss, _ = _run([sys.executable, "-c", "from kb.e5_convert import packaged_model_dir; "
+                                    f"packaged_model_dir(__import__('pathlib').Path({str(models)!r}))"], env)
+            rows.append(("one-time model conversion", "–", f"{seconds:.0f}", f"{rss:.0f}", ""))
+        for mb in args.mb:
+            work = Path(tmp) / f"mb{mb:g}"
+            files = generate(work / "corpus", mb)
+            run_env = {**env, "KB_DATA_DIR": str(work / "data"), "KB_CORPUS_DIR": str(work / "corpus")}
+            command = ([sys.executable, "-m", "kb.cli", "ingest"] if args.embedder == "model" else
+                       [sys.executable, "-m", "evals.bench_memory", "--child", str(work / "data"), str(work / "corpus")])
+            seconds, rss, tail = _run(command, run_env)
+            rows.append((f"{mb:g} MB", str(files), f"{seconds:.0f}", f"{rss:.0f}", tail[:120]))
+            print(rows[-1], flush=True)
+    table = [f"Ingest memory, embedder: {args.embedder}", "",
+             "| text | files | seconds | peak RSS, MB | last line |", "|---|---|---|---|---|"]
+    table += [f"| {' | '.join(r)} |" for r in rows]
+    print("\n".join(table))
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(table) + "\n\n")
+
+
+if __name__ == "__main__":
+    main()
