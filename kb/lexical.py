@@ -198,6 +198,7 @@ class LexicalIndex:
 
     def _refresh(self) -> None:
         self._row = {cid: r for r, cid in enumerate(self._ids)}
+        self._id_array = np.asarray(self._ids, dtype=object)
         n = len(self._ids)
         average = int(self._lengths.sum()) / n if n else 1.0  # an integer sum: the same in any row order
         self._norm = (K1 * (1 - B + B * self._lengths / average)).astype(np.float32)
@@ -302,6 +303,10 @@ class LexicalIndex:
         if flt.date_to:
             mask &= self._dates <= date_bound(flt.date_to, low=False)
         return mask
+
+    def admitted(self, flt: SearchFilter) -> set[str]:
+        """The ids of the chunks the filter lets through (for the dense side of a filtered search)."""
+        return set(self._id_array[self._mask(flt)].tolist())
 
     def search(self, query: str, k: int, flt: SearchFilter) -> list[tuple[Chunk, float]]:
         """Top-k chunks by score; equal scores in chunk-id order, so row order never matters."""

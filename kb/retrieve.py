@@ -87,7 +87,8 @@ class HybridRetriever:
         if self.mode in ("hybrid", "dense"):
             if vector is None:
                 vector = self.store.embeddings.embed_query(text)
-            rankings["dense"] = self.store.search(vector, self.candidates, flt)
+            admitted = None if flt.is_empty() else self.lexical.admitted(flt)
+            rankings["dense"] = self.store.search(vector, self.candidates, flt, admitted)
         if self.mode in ("hybrid", "bm25"):
             rankings["bm25"] = self.lexical.search(text, self.candidates, flt)
         weights = {"dense": self.dense_weight}

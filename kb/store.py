@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,10 @@ from .embeddings import CachedEmbeddings
 from .errors import ConfigError, StoreBusyError, StoreMismatchError
 from .messages import msg
 from .types import Chunk, SearchFilter, date_bound
+
+# The most neighbours fetched without the filter before a filtered search falls back to Chroma's
+# search among the admitted ids (measured at 100k chunks: 4 ms for 500 neighbours).
+OVERFETCH_MAX = 1000
 
 
 def server_command(path: Path, host: str, port: int) -> list[str]:
@@ -108,12 +112,31 @@ class VectorStore:
                 return
             offset += batch
 
-    def search(self, vector: list[float], k: int, flt: SearchFilter) -> list[tuple[Chunk, float]]:
-        """Top-k chunks by cosine similarity (1 - cosine distance), restricted by the filter."""
-        k = min(k, self.count())
+    def search(self, vector: list[float], k: int, flt: SearchFilter,
+               admitted: Collection[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by cosine similarity (1 - cosine distance), restricted by the filter.
+
+        With ``admitted`` (the ids the filter lets through, which the lexical index computes from
+        arrays) a filtered search does not go through Chroma's ``where``, which scans the metadata
+        table (150 ms at 100k chunks): the nearest neighbours are fetched without the filter and the
+        admitted kept, which is the filtered top-k whenever k of them are admitted; otherwise Chroma
+        searches among the admitted ids only (14 ms at 100k for 18k ids)."""
+        total = self.count()
+        k = min(k, total)
         if k <= 0:
             return []
-        results = self._lc.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=_where(flt))
+        search = self._lc.similarity_search_by_vector_with_relevance_scores
+        if flt.is_empty() or admitted is None:
+            results = search(vector, k=k, filter=_where(flt))
+        elif not admitted:
+            results = []
+        else:
+            admitted = admitted if isinstance(admitted, (set, frozenset)) else set(admitted)
+            wanted = min(k, len(admitted))
+            fetch = min(total, OVERFETCH_MAX, max(4 * k, 2 * k * total // len(admitted)))
+            results = [(d, s) for d, s in search(vector, k=fetch) if d.id in admitted][:wanted]
+            if len(results) < wanted:
+                results = search(vector, k=wanted, ids=list(admitted))
         return [(Chunk.from_store(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
 
     def ids(self) -> set[str]:

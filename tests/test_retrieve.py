@@ -49,6 +49,26 @@ def test_filters_reach_both_retrievers(corpus_kb):
     assert dated and all(h.chunk.meta.date >= "2025" for h in dated)
 
 
+@pytest.mark.parametrize("overfetch_max", [1000, 3])
+def test_a_filtered_dense_search_by_admitted_ids_equals_chromas_where(corpus_kb, monkeypatch, overfetch_max):
+    """The fast path (neighbours fetched unfiltered, then Chroma among the admitted ids when too few
+    pass: forced with a tiny over-fetch) returns what Chroma's own metadata filter returns."""
+    import kb.store
+
+    monkeypatch.setattr(kb.store, "OVERFETCH_MAX", overfetch_max)
+    vector = corpus_kb.embeddings.embed_query("Hvornår skal kommunerne indsende afrapporteringen?")
+    for flt in (SearchFilter(doc_types=("forløbsbeskrivelse",)), SearchFilter(date_from="2024", date_to="2025-06"),
+                SearchFilter(doc_types=("anmodning", "sagsfremstilling"), date_from="2020"),
+                SearchFilter(doc_types=("findes-ikke",))):
+        admitted = corpus_kb.lexical.admitted(flt)
+        fast = corpus_kb.store.search(vector, 8, flt, admitted)
+        where = corpus_kb.store.search(vector, 8, flt)
+        assert [c.chunk_id for c, _ in fast] == [c.chunk_id for c, _ in where], flt
+        assert [round(s, 5) for _, s in fast] == [round(s, 5) for _, s in where]
+        assert all(flt.matches(c.meta) for c, _ in fast)
+    assert corpus_kb.lexical.admitted(SearchFilter(doc_types=("forløbsbeskrivelse",))) < corpus_kb.lexical.ids()
+
+
 def test_hybrid_hits_carry_scores_from_every_stage(corpus_kb):
     hits = corpus_kb.retriever.retrieve("senest den 31. maj 2025", None, 10)
     assert len(hits) == 10
