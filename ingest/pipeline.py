@@ -200,24 +200,23 @@ def _write(batch: list[_Pending], store: VectorStore, embeddings: CachedEmbeddin
     enough for the embedder's fastest runtime, small enough that memory does not grow with a
     document's length), then record them in the manifest."""
     chunks = [c for p in batch for c in p.chunks]
+    # Chunks of the documents' previous versions that the new versions do not have.
+    stale = [i for p in batch if p.previous
+             for i in p.previous["chunk_ids"] if i not in {c.chunk_id for c in p.chunks}]
     for i in range(0, len(chunks), slice_chunks):
         part = chunks[i:i + slice_chunks]
         vectors = embeddings.embed_array([c.embed_text for c in part])
         # Warm the cache with every quotable sentence so answering never embeds at question time.
         embeddings.embed_array([c.text[s:e] for c in part for s, e in units_of(c)])
         store.upsert(part, vectors)
-        lexical.apply(part, [])
-    stale: list[str] = []
+        lexical.apply(part, stale if i == 0 else [])
     for p in batch:
         new_ids = [c.chunk_id for c in p.chunks]
-        if p.previous:
-            stale += [i for i in p.previous["chunk_ids"] if i not in set(new_ids)]
         manifest.documents[p.key] = {"hash": p.digest, "source": p.source, "chunk_ids": new_ids,
                                      "title": p.chunks[0].meta.title}
         (report.updated if p.previous else report.added).append(p.source)
         report.chunks_written += len(p.chunks)
     store.delete(stale)
-    lexical.apply([], stale)
     manifest.save()
     batch.clear()
 

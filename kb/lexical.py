@@ -114,6 +114,34 @@ class _ChunkTable:
         self._db.close()
 
 
+def _drop_rows(tf: sp.csc_matrix, keep: np.ndarray) -> sp.csc_matrix:
+    """The matrix without the rows ``keep`` rules out, rows renumbered: one pass over the entries
+    (converting formats to slice rows cost seconds at 100k chunks)."""
+    if keep.all():
+        return tf
+    entry_kept = keep[tf.indices]
+    dropped = np.flatnonzero(~entry_kept)  # few: the entries of the removed rows
+    renumber = (np.cumsum(keep) - 1).astype(tf.indices.dtype)
+    indptr = tf.indptr - np.searchsorted(dropped, tf.indptr)
+    return sp.csc_matrix((tf.data[entry_kept], renumber[tf.indices[entry_kept]], indptr),
+                         shape=(int(keep.sum()), tf.shape[1]))
+
+
+def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, height: int,
+                 width: int) -> sp.csc_matrix:
+    """The matrix grown to ``height`` rows and ``width`` columns with new entries (``rows`` numbered
+    below the existing ones, in increasing order): each is inserted at the end of its column, so
+    columns stay sorted by row."""
+    indptr = np.concatenate([tf.indptr, np.full(width - tf.shape[1], tf.indptr[-1], dtype=tf.indptr.dtype)])
+    order = np.argsort(cols, kind="stable")
+    rows, cols, values = rows[order], cols[order], values[order]
+    at = indptr[cols + 1]
+    indices = np.insert(tf.indices.astype(np.int64), at, rows)
+    data = np.insert(tf.data, at, values)
+    indptr = indptr + np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=width))])
+    return sp.csc_matrix((data.astype(np.float32), indices.astype(np.int32), indptr), shape=(height, width))
+
+
 class LexicalIndex:
     def __init__(self, tokens: str, table: _ChunkTable, path: Path | None) -> None:
         if tokens not in TOKENIZERS:
@@ -123,6 +151,9 @@ class LexicalIndex:
         self._table, self._path = table, path
         self._grams: dict[str, int] = {}
         self._tf = sp.csc_matrix((0, 0), dtype=np.float32)  # rows: chunks; columns: tokens
+        # Entries of rows added since the matrix was last merged, as (rows, columns, counts) arrays:
+        # merging costs a pass over the whole matrix, so an ingest merges rarely, not per slice.
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._ids: list[str] = []
         self._lengths = np.zeros(0, dtype=np.int64)
         self._types = np.zeros(0, dtype=str)
@@ -163,8 +194,12 @@ class LexicalIndex:
             self._count(chunk, -1)
         keep = np.ones(len(self._ids), dtype=bool)
         keep[[self._row[i] for i in gone]] = False
+        if gone:
+            self._merge()
+            self._tf = _drop_rows(self._tf, keep)
         rows, cols, values, lengths = [], [], [], []
-        for r, chunk in enumerate(added):
+        first = int(keep.sum())
+        for r, chunk in enumerate(added, start=first):
             self._count(chunk, +1)
             tokens = self._tokenize(chunk.embed_text)
             lengths.append(max(1, len(tokens)))  # an empty chunk counts one token, as in bm25s
@@ -172,11 +207,9 @@ class LexicalIndex:
                 rows.append(r)
                 cols.append(self._grams.setdefault(gram, len(self._grams)))
                 values.append(n)
-        width = len(self._grams)
-        old = self._tf.tocsr()[keep]
-        old.resize((old.shape[0], width))
-        new = sp.csr_matrix((np.asarray(values, dtype=np.float32), (rows, cols)), shape=(len(added), width))
-        self._tf = sp.vstack([old, new], format="csc", dtype=np.float32)
+        if rows:
+            self._pending.append((np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                                  np.asarray(values, dtype=np.float32)))
         self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k] + [c.chunk_id for c in added]
         self._lengths = np.concatenate([self._lengths[keep], np.asarray(lengths, dtype=np.int64)])
         self._types = np.concatenate([self._types[keep], np.asarray([c.meta.doc_type for c in added], dtype=str)])
@@ -186,7 +219,18 @@ class LexicalIndex:
         for counter in (self.vocabulary, self.doc_freq, self.known):
             for key in [k for k, v in counter.items() if v <= 0]:
                 del counter[key]
+        if sum(len(r) for r, _, _ in self._pending) > max(2_000_000, self._tf.nnz // 4):
+            self._merge()  # bounded memory; merging when the pending part is a quarter keeps the total work linear
         self._refresh()
+
+    def _merge(self) -> None:
+        """Bring the pending rows into the matrix."""
+        if len(self._ids) == self._tf.shape[0] and len(self._grams) == self._tf.shape[1] and not self._pending:
+            return
+        parts = self._pending or [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))]
+        rows, cols, values = (np.concatenate(p) for p in zip(*parts, strict=True))
+        self._tf = _append_rows(self._tf, rows, cols, values, len(self._ids), len(self._grams))
+        self._pending = []
 
     def _count(self, chunk: Chunk, sign: int) -> None:
         for word, n in Counter(w for w in words(chunk.embed_text) if not w.isdigit()).items():
@@ -210,6 +254,7 @@ class LexicalIndex:
         if self._path != directory:
             (directory / _TABLE).unlink(missing_ok=True)
             self._table.save_to(directory / _TABLE)
+        self._merge()
         tf = self._tf
         with open(directory / (_MATRIX + ".tmp"), "wb") as handle:
             np.savez(handle, data=tf.data, indices=tf.indices, indptr=tf.indptr, shape=np.asarray(tf.shape),
@@ -281,6 +326,7 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (row order) for the query's tokens; a repeated token counts again."""
+        self._merge()
         scores = np.zeros(len(self._ids), dtype=np.float32)
         n = len(self._ids)
         indptr, rows_of, tfs = self._tf.indptr, self._tf.indices, self._tf.data

@@ -100,3 +100,29 @@ def test_the_server_keeps_the_knowledge_base_across_a_restart(tmp_path, chroma_s
     assert again.store.count() == count and again.check().ok
     after = again.ask(question)
     assert (after.text, [c.chunk_id for c in after.citations]) == (before.text, [c.chunk_id for c in before.citations])
+
+
+def test_replicas_sharing_the_data_folder_follow_an_ingest_on_the_server(tmp_path, chroma_server, fake_embeddings):
+    """Two app replicas and one ingest job: the vectors are on the server (a collection per generation),
+    the lexical index and the pointer file in the shared data folder. A replica switches on its next
+    question to the generation the ingest made current, lexical index and collection together."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=chroma_server.port)
+    writer = KnowledgeBase(settings, embeddings=fake_embeddings)
+    writer.ingest()
+    replicas = [KnowledgeBase(settings, embeddings=fake_embeddings) for _ in range(2)]
+    question = "Hvordan evalueres indsatsen for gravide lokalt i kommunens familieafdeling?"
+    before = [r.ask(question) for r in replicas]
+    assert {r.generation.name for r in replicas} == {"g000001"}
+
+    doc = tmp_path / "corpus" / "000_89ee3ec64a4a8cd6.txt"
+    added = "Indsatsen for gravide evalueres lokalt hvert andet år af kommunens familieafdeling."
+    doc.write_text(doc.read_text(encoding="utf-8") + f"\n\nLokal evaluering\n\n{added}\n", encoding="utf-8")
+    assert writer.ingest().updated == [doc.name]
+    after = [r.ask(question) for r in replicas]
+    assert {r.generation.name for r in replicas} == {"g000002"}
+    for replica, answer in zip(replicas, after, strict=True):
+        assert replica.store.location.endswith("guidance_chunks-g000002")
+        assert any(added in h.chunk.text for h in answer.hits)
+        assert replica.lexical.ids() == replica.store.ids()
+    assert all(not any(added in h.chunk.text for h in a.hits) for a in before)

@@ -39,11 +39,11 @@ CHILD = textwrap.dedent("""
     tmp, point = Path(sys.argv[1]), sys.argv[2]
     die = lambda: os.kill(os.getpid(), signal.SIGKILL)
     if point == "embedding":
-        original = CachedEmbeddings.embed_documents
+        original = CachedEmbeddings.embed_array
         def embed(self, texts):
             original(self, texts[: len(texts) // 2])
             die()
-        CachedEmbeddings.embed_documents = embed
+        CachedEmbeddings.embed_array = embed
     elif point == "store":
         original = VectorStore.upsert
         def upsert(self, chunks, vectors):
