@@ -322,6 +322,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "evals" / "reports" / "scale.md")
     parser.add_argument("--before", type=Path, help="figures of an earlier run (its JSON) for the chart and table")
     parser.add_argument("--label", default="", help="a note on the code measured, e.g. a commit")
+    parser.add_argument("--render", action="store_true", help="only write the table and chart from --out's JSON")
     parser.add_argument("--keep", type=Path, help="build each size in KEEP/SIZE and leave it there, for profiling")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -329,7 +330,10 @@ def main() -> None:
         _child(Path(args.child[0]), Path(args.child[1]), float(args.child[2]))
         return
     rows = []
-    for size in args.sizes:
+    if args.render:
+        saved = json.loads(args.out.with_suffix(".json").read_text(encoding="utf-8"))
+        rows, args.label = saved["rows"], args.label or saved["label"]
+    for size in [] if args.render else args.sizes:
         if args.keep:
             shutil.rmtree(args.keep / str(size), ignore_errors=True)
             (args.keep / str(size)).mkdir(parents=True)
@@ -340,8 +344,9 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     before = json.loads(args.before.read_text(encoding="utf-8"))["rows"] if args.before else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps({"label": args.label, "rows": rows}, indent=1),
-                                             encoding="utf-8")
+    if not args.render:
+        args.out.with_suffix(".json").write_text(json.dumps({"label": args.label, "rows": rows}, indent=1),
+                                                 encoding="utf-8")
     chart(rows, before, args.out.with_suffix(".png"))
     parts = [f"# Scale benchmark ({args.label or 'this checkout'})", "", table(rows, "")]
     if before:
