@@ -124,7 +124,7 @@ def _drop_rows(tf: sp.csc_matrix, keep: np.ndarray) -> sp.csc_matrix:
     renumber = (np.cumsum(keep) - 1).astype(tf.indices.dtype)
     indptr = tf.indptr - np.searchsorted(dropped, tf.indptr)
     return sp.csc_matrix((tf.data[entry_kept], renumber[tf.indices[entry_kept]], indptr),
-                         shape=(int(keep.sum()), tf.shape[1]))
+                         shape=(int(keep.sum()), tf.shape[1]), copy=False)
 
 
 def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, height: int,
@@ -136,10 +136,10 @@ def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: 
     order = np.argsort(cols, kind="stable")
     rows, cols, values = rows[order], cols[order], values[order]
     at = indptr[cols + 1]
-    indices = np.insert(tf.indices.astype(np.int64), at, rows)
-    data = np.insert(tf.data, at, values)
+    indices = np.insert(tf.indices, at, rows.astype(tf.indices.dtype))  # one copy of the entries, no casts
+    data = np.insert(tf.data, at, values.astype(tf.data.dtype))
     indptr = indptr + np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=width))])
-    return sp.csc_matrix((data.astype(np.float32), indices.astype(np.int32), indptr), shape=(height, width))
+    return sp.csc_matrix((data, indices, indptr), shape=(height, width), copy=False)
 
 
 class LexicalIndex:
@@ -150,7 +150,8 @@ class LexicalIndex:
         self._tokenize = TOKENIZERS[tokens]
         self._table, self._path = table, path
         self._grams: dict[str, int] = {}
-        self._tf = sp.csc_matrix((0, 0), dtype=np.float32)  # rows: chunks; columns: tokens
+        self._tf = sp.csc_matrix((np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int32)),
+                                 shape=(0, 0))  # rows: chunks; columns: tokens
         # Entries of rows added since the matrix was last merged, as (rows, columns, counts) arrays:
         # merging costs a pass over the whole matrix, so an ingest merges rarely, not per slice.
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []

@@ -125,19 +125,24 @@ class VectorStore:
         k = min(k, total)
         if k <= 0:
             return []
-        search = self._lc.similarity_search_by_vector_with_relevance_scores
         if flt.is_empty() or admitted is None:
-            results = search(vector, k=k, filter=_where(flt))
-        elif not admitted:
-            results = []
-        else:
-            admitted = admitted if isinstance(admitted, (set, frozenset)) else set(admitted)
-            wanted = min(k, len(admitted))
-            fetch = min(total, OVERFETCH_MAX, max(4 * k, 2 * k * total // len(admitted)))
-            results = [(d, s) for d, s in search(vector, k=fetch) if d.id in admitted][:wanted]
-            if len(results) < wanted:
-                results = search(vector, k=wanted, ids=list(admitted))
-        return [(Chunk.from_store(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
+            results = self._lc.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=_where(flt))
+            return [(Chunk.from_store(doc.id, doc.page_content, doc.metadata), 1.0 - dist) for doc, dist in results]
+        if not admitted:
+            return []
+        admitted = admitted if isinstance(admitted, (set, frozenset)) else set(admitted)
+        wanted = min(k, len(admitted))
+        fetch = min(total, OVERFETCH_MAX, max(4 * k, 2 * k * total // len(admitted)))
+        # Ids and distances only: texts and metadata are read for the k kept, not for every neighbour.
+        got = self._collection.query(query_embeddings=[vector], n_results=fetch, include=["distances"])
+        nearest = [(i, d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True) if i in admitted][:wanted]
+        if len(nearest) < wanted:
+            got = self._collection.query(query_embeddings=[vector], n_results=wanted, ids=list(admitted),
+                                         include=["distances"])
+            nearest = list(zip(got["ids"][0], got["distances"][0], strict=True))
+        rows = self._collection.get(ids=[i for i, _ in nearest], include=["documents", "metadatas"])
+        stored = {i: (t, m) for i, t, m in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True)}
+        return [(Chunk.from_store(i, stored[i][0], stored[i][1] or {}), 1.0 - d) for i, d in nearest]
 
     def ids(self) -> set[str]:
         return set(self._collection.get(include=[])["ids"])
