@@ -51,6 +51,7 @@ class IngestReport:
     chunks_written: int = 0
     embedded: int = 0
     embeddings_reused: int = 0
+    index_rebuilt: bool = False  # the lexical index was built anew (none, an older format, other tokens)
     seconds: float = 0.0
 
     @property
@@ -237,7 +238,7 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     for path, reason in refused:
         _skip(report, path, reason)
     lexical = LexicalIndex.load(lexical_dir, writable=True)
-    rebuilt = lexical is None or lexical.tokens != lexical_tokens
+    report.index_rebuilt = rebuilt = lexical is None or lexical.tokens != lexical_tokens
     if rebuilt:  # none yet, an older format or another token setting: built from the store as it is now
         if lexical is not None:
             lexical.close()

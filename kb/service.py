@@ -205,7 +205,7 @@ class KnowledgeBase:
             self.generations.abort(new)
             raise
         store.close()
-        if not (report.changed or fresh or always):
+        if not (report.changed or report.index_rebuilt or fresh or always):
             store.drop()
             self.generations.abort(new)
             return report

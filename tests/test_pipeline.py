@@ -271,3 +271,23 @@ def test_a_long_document_is_embedded_written_and_indexed_in_bounded_slices(tmp_p
     assert sum(n for n, kind in calls if kind != "lexical") == report.chunks_written == kb.store.count() == len(kb.lexical)
     texts = ["et afsnit", "et andet afsnit"]
     assert np.array_equal(kb.embeddings.embed_array(texts), np.asarray(kb.embeddings.embed_documents(texts), np.float32))
+
+
+def test_an_index_of_an_older_format_is_rebuilt_into_a_new_generation(tmp_path, corpus_copy, fake_embeddings):
+    """An upgrade that changes the lexical index's format: the next ingest rebuilds it, although no
+    document changed, and keeps the result (not only the chat's in-memory copy)."""
+    import shutil
+
+    from kb.lexical import LexicalIndex
+
+    kb = _kb(tmp_path, fake_embeddings)
+    run_ingest(kb)
+    first = kb.generation
+    shutil.rmtree(first.lexical_dir)
+    first.lexical_dir.mkdir()
+    (first.lexical_dir / "chunks.json").write_text('{"chunks": []}', encoding="utf-8")  # the old format
+    report = run_ingest(kb)
+    assert not report.changed and report.index_rebuilt
+    assert kb.generation.name != first.name and LexicalIndex.exists(kb.generation.lexical_dir)
+    assert kb.lexical.ids() == kb.store.ids()
+    assert not run_ingest(kb).index_rebuilt  # and only once
