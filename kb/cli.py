@@ -99,6 +99,8 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
         f"Tekststykker skrevet: {report.chunks_written} ({rate:.1f}/s); embeddet: {report.embedded}, "
         f"genbrugt fra cache: {report.embeddings_reused}; i alt i vidensbasen: {total}. "
         f"Tid: {report.seconds:.1f} s.", soft_wrap=True)  # one line in a log, never broken mid-number
+    if report.index_rebuilt:
+        console.print("Søgeindekset (BM25) er bygget på ny ud fra vidensbasen.")
     if not report.changed and not report.failed:
         console.print("Intet nyt at indlæse: ingen embedding udført.")
     if report.failed:
