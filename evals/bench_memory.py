@@ -27,7 +27,7 @@ FILE_MB = 10
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def generate(folder: Path, megabytes: float, seed: int = 11) -> int:
+def generate(folder: Path, megabytes: float, seed: int = 11, file_mb: float = FILE_MB) -> int:
     """Files of recombined corpus sentences totalling ``megabytes``; returns the number of files."""
     rng = random.Random(seed)
     sentences = [s for p in sorted((ROOT / "corpus").glob("*.txt"))
@@ -35,7 +35,7 @@ def generate(folder: Path, megabytes: float, seed: int = 11) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     total, files = int(megabytes * 1_000_000), 0
     while total > 0:
-        size = min(total, FILE_MB * 1_000_000)
+        size = min(total, int(file_mb * 1_000_000))
         parts: list[str] = []
         written = 0
         section = 0
@@ -84,6 +84,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, nargs="+", default=[1, 10, 100])
     parser.add_argument("--embedder", choices=["model", "hash"], default="model")
+    parser.add_argument("--file-mb", type=float, default=FILE_MB, help="largest generated file (raise "
+                        "KB_MAX_FILE_MB to match for files over 25 MB)")
     parser.add_argument("--out", type=Path, help="append the table to this Markdown file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -100,7 +102,7 @@ def main() -> None:
             rows.append(("one-time model conversion", "–", f"{seconds:.0f}", f"{rss:.0f}", ""))
         for mb in args.mb:
             work = Path(tmp) / f"mb{mb:g}"
-            files = generate(work / "corpus", mb)
+            files = generate(work / "corpus", mb, file_mb=args.file_mb)
             run_env = {**env, "KB_DATA_DIR": str(work / "data"), "KB_CORPUS_DIR": str(work / "corpus")}
             command = ([sys.executable, "-m", "kb.cli", "ingest"] if args.embedder == "model" else
                        [sys.executable, "-m", "evals.bench_memory", "--child", str(work / "data"), str(work / "corpus")])

@@ -238,7 +238,8 @@ def _ingest(paths: list[Path], store: VectorStore, embeddings: CachedEmbeddings,
     for path, reason in refused:
         _skip(report, path, reason)
     lexical = LexicalIndex.load(lexical_dir, writable=True)
-    report.index_rebuilt = rebuilt = lexical is None or lexical.tokens != lexical_tokens
+    rebuilt = lexical is None or lexical.tokens != lexical_tokens
+    report.index_rebuilt = rebuilt and store.count() > 0  # not on a first ingest: nothing was there to rebuild
     if rebuilt:  # none yet, an older format or another token setting: built from the store as it is now
         if lexical is not None:
             lexical.close()
