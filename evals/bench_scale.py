@@ -289,23 +289,24 @@ def table(rows: list[dict], label: str) -> str:
 
 
 def chart(rows: list[dict], before: list[dict], path: Path) -> None:
+    """Latency, app memory and re-ingest time against corpus size; dashed: the --before run."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for runs, style, label in ((before, "--", "før"), (rows, "-", "efter")):
-        if not runs:
-            continue
-        sizes = [r["size"] for r in runs]
-        for key, name in (("retrieve_p95", "søgning p95"), ("retrieve_filtered_p95", "søgning m. filter p95"),
-                          ("answer_p95", "svar p95"), ("answer_filtered_p95", "svar m. filter p95")):
-            left.plot(sizes, [r[key] for r in runs], style, marker="o", label=f"{name} ({label})")
-        right.plot(sizes, [r["rss_mb"] for r in runs], style, marker="o", label=f"app RSS ({label})")
-        right.plot(sizes, [r["lexical_build_s"] * 1000 / 100 for r in runs], style, marker="s",
-                   label=f"leksikalsk opbygning, s×10 ({label})")
-    for ax, title, unit in ((left, "Svartid mod korpusstørrelse", "ms"),
-                            (right, "Hukommelse og indeksering", "MB / s×10")):
+    panels = [("Svartid (p95) mod korpusstørrelse", "ms", [
+                  ("retrieve_p95", "søgning"), ("retrieve_filtered_p95", "søgning m. filter"),
+                  ("answer_p95", "svar"), ("answer_filtered_p95", "svar m. filter")]),
+              ("Chattens hukommelse", "peak RSS, MB", [("rss_mb", "app RSS")]),
+              ("Genindlæsning af ét dokument og koldstart", "s", [("reingest_one_s", "genindlæsning"),
+                                                    ("cold_start_s", "koldstart til 1. svar")])]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for ax, (title, unit, series) in zip(axes, panels, strict=True):
+        for colour, (key, name) in enumerate(series):
+            for runs, style, label in ((before, "--", "før"), (rows, "-", "efter")):
+                if runs:
+                    ax.plot([r["size"] for r in runs], [r[key] for r in runs], style, marker="o",
+                            color=f"C{colour}", label=f"{name} ({label})")
         ax.set_xscale("log")
         ax.set_xlabel("tekststykker (syntetiske vektorer afledt af rigtige)")
         ax.set_ylabel(unit)

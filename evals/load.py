@@ -11,6 +11,12 @@ paragraph (state B), one `kb ingest` after another. Afterwards the questions are
 Every answer given under load must be the state-A or the state-B answer to its question (no mixed
 or half-written state), and no call may fail. Prints and writes a table; exit status 1 on a failure.
 Only wall-clock figures are reported; nothing here asserts on time.
+
+    python -m evals.load --throughput 1 4 8 16 [--concurrency 1 2 4 8] [--seconds 20] [--data DIR]
+
+measures answers per second instead: for each chat concurrency limit (KB_APP_CONCURRENCY) the app is
+started once on a copy of the data folder, and 1, 4, 8 and 16 users ask in a loop for ``--seconds``
+each, with no ingest running.
 """
 from __future__ import annotations
 
@@ -207,15 +213,88 @@ def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work:
     return result
 
 
+def _users_asking(url: str, users: int, seconds: float) -> tuple[list[float], list[str]]:
+    """``users`` clients asking in a loop for ``seconds``: (latencies in ms, errors)."""
+    from gradio_client import Client
+
+    stop, lock = threading.Event(), threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def user(number: int) -> None:
+        client, i = Client(url, verbose=False), number
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                text = _fresh_answer(client, QUESTIONS[i % len(QUESTIONS)])
+            except Exception as exc:  # counted and reported
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                continue
+            i += 1
+            with lock:
+                latencies.append((time.monotonic() - started) * 1000)
+                if INTERNAL_ERROR in text:
+                    errors.append(text[:200])
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(timeout=300)
+    return latencies, errors
+
+
+def run_throughput(data_dir: Path, corpus_dir: Path, users: list[int], limits: list[int], seconds: float,
+                   work: Path) -> str:
+    """Answers per second by concurrency limit and number of users, as a Markdown table."""
+    data = work / "data"
+    shutil.copytree(data_dir, data, ignore=shutil.ignore_patterns("eval-stores", "*.lock"))
+    rows = ["| KB_APP_CONCURRENCY | users | answers/s | p50 ms | p95 ms | errors |", "|---|---|---|---|---|---|"]
+    for limit in limits:
+        env = {**os.environ, "KB_DATA_DIR": str(data), "KB_CORPUS_DIR": str(corpus_dir),
+               "KB_APP_QUESTIONS_PER_MINUTE": "0", "KB_APP_CONCURRENCY": str(limit),
+               "GRADIO_TEMP_DIR": str(work / "gradio-cache")}
+        proc, url = start_app(env, work / f"app-{limit}.log")
+        try:
+            _ask_all(url, QUESTIONS)  # warm
+            for n in users:
+                latencies, errors = _users_asking(url, n, seconds)
+                lat = sorted(latencies) or [float("nan")]
+                rows.append(f"| {limit} | {n} | {len(latencies) / seconds:.2f} | {statistics.median(lat):.0f} | "
+                            f"{lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.0f} | {len(errors)} |")
+                print(rows[-1], flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
+    parser.add_argument("--throughput", type=int, nargs="+", help="numbers of users for the throughput table")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4], help="KB_APP_CONCURRENCY values")
+    parser.add_argument("--data", type=Path, help="data folder to copy (default: KB_DATA_DIR)")
     args = parser.parse_args()
     from kb.config import get_settings
 
     settings = get_settings()
+    if args.throughput:
+        with tempfile.TemporaryDirectory() as tmp:
+            table = run_throughput(args.data or settings.data_dir, settings.corpus_dir, args.throughput,
+                                   args.concurrency, args.seconds, Path(tmp))
+        print(table)
+        if args.out:
+            args.out.write_text(f"# Answers per second by number of users\n\n`python -m evals.load --throughput "
+                                f"{' '.join(map(str, args.throughput))} --concurrency "
+                                f"{' '.join(map(str, args.concurrency))} --seconds {args.seconds:g}` on this "
+                                f"machine (2 cores):\n\n{table}", encoding="utf-8")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         result = run_load(settings.data_dir, settings.corpus_dir, args.users, args.seconds, Path(tmp))
     table = result.table()
