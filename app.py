@@ -395,10 +395,9 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         state = [conversation, records, turns, panels, last_question]
         outputs = [question, chatbot, sources, sources_data, case, alone_button, *state]
         limit_each = settings.app.app_concurrency
-        question.submit(respond, [question, conversation, records, turns, panels, *filters], outputs, api_name="ask",
-                        concurrency_limit=limit_each)
-        ask_button.click(respond, [question, conversation, records, turns, panels, *filters], outputs, api_name=False,
-                         concurrency_limit=limit_each)
+        inputs = [question, conversation, records, turns, panels, *filters]
+        question.submit(respond, inputs, outputs, api_name="ask", concurrency_limit=limit_each)
+        ask_button.click(respond, inputs, outputs, api_name=False, concurrency_limit=limit_each)
         alone_button.click(ask_alone, [last_question, conversation, records, turns, panels, *filters], outputs,
                            api_name=False, concurrency_limit=limit_each)
         chatbot.like(on_like, [records], [feedback_status, last_feedback], api_name=False)

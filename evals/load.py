@@ -135,10 +135,37 @@ def start_app(env: dict[str, str], log: Path, timeout: float = 120) -> tuple[sub
     raise RuntimeError(f"the app did not start within {timeout:.0f} s")
 
 
-def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work: Path) -> LoadResult:
-    """The whole test on copies of ``data_dir`` and ``corpus_dir`` inside ``work``."""
+def _user_threads(url: str, users: int, stop: threading.Event, result: LoadResult) -> list[threading.Thread]:
+    """``users`` clients (not started) asking in a loop until ``stop``, each answer and failure
+    recorded in ``result``."""
     from gradio_client import Client
 
+    lock = threading.Lock()
+
+    def user(number: int) -> None:
+        client = Client(url, verbose=False)
+        i = number
+        while not stop.is_set():
+            question = QUESTIONS[i % len(QUESTIONS)]
+            i += 1
+            started = time.monotonic()
+            try:
+                text = _fresh_answer(client, question)
+            except Exception as exc:  # every failure is counted and reported, none is hidden
+                with lock:
+                    result.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                continue
+            with lock:
+                result.latencies_ms.append((time.monotonic() - started) * 1000)
+                result.answers.append((question, text))
+                if INTERNAL_ERROR in text:
+                    result.errors.append(text[:200])
+
+    return [threading.Thread(target=user, args=(n,)) for n in range(users)]
+
+
+def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work: Path) -> LoadResult:
+    """The whole test on copies of ``data_dir`` and ``corpus_dir`` inside ``work``."""
     data, corpus = work / "data", work / "corpus"
     shutil.copytree(data_dir, data, ignore=shutil.ignore_patterns("eval-stores", "*.lock"))
     shutil.copytree(corpus_dir, corpus)
@@ -162,26 +189,7 @@ def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work:
     try:
         result.state_a = _ask_all(url, QUESTIONS)
         stop = threading.Event()
-        lock = threading.Lock()
-
-        def user(number: int) -> None:
-            client = Client(url, verbose=False)
-            i = number
-            while not stop.is_set():
-                question = QUESTIONS[i % len(QUESTIONS)]
-                i += 1
-                started = time.monotonic()
-                try:
-                    text = _fresh_answer(client, question)
-                except Exception as exc:  # every failure is counted and reported, none is hidden
-                    with lock:
-                        result.errors.append(f"{type(exc).__name__}: {exc}"[:200])
-                    continue
-                with lock:
-                    result.latencies_ms.append((time.monotonic() - started) * 1000)
-                    result.answers.append((question, text))
-                    if INTERNAL_ERROR in text:
-                        result.errors.append(text[:200])
+        threads = _user_threads(url, users, stop, result)
 
         def ingester() -> None:
             version = 0
@@ -193,7 +201,6 @@ def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work:
                     result.ingest_failures.append(str(exc)[:500])
                     return
 
-        threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
         writer = threading.Thread(target=ingester)
         began = time.monotonic()
         for t in [writer, *threads]:
@@ -213,40 +220,6 @@ def run_load(data_dir: Path, corpus_dir: Path, users: int, seconds: float, work:
     return result
 
 
-def _users_asking(url: str, users: int, seconds: float) -> tuple[list[float], list[str]]:
-    """``users`` clients asking in a loop for ``seconds``: (latencies in ms, errors)."""
-    from gradio_client import Client
-
-    stop, lock = threading.Event(), threading.Lock()
-    latencies: list[float] = []
-    errors: list[str] = []
-
-    def user(number: int) -> None:
-        client, i = Client(url, verbose=False), number
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                text = _fresh_answer(client, QUESTIONS[i % len(QUESTIONS)])
-            except Exception as exc:  # counted and reported
-                with lock:
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
-                continue
-            i += 1
-            with lock:
-                latencies.append((time.monotonic() - started) * 1000)
-                if INTERNAL_ERROR in text:
-                    errors.append(text[:200])
-
-    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join(timeout=300)
-    return latencies, errors
-
-
 def run_throughput(data_dir: Path, corpus_dir: Path, users: list[int], limits: list[int], seconds: float,
                    work: Path) -> str:
     """Answers per second by concurrency limit and number of users, as a Markdown table."""
@@ -261,10 +234,18 @@ def run_throughput(data_dir: Path, corpus_dir: Path, users: list[int], limits: l
         try:
             _ask_all(url, QUESTIONS)  # warm
             for n in users:
-                latencies, errors = _users_asking(url, n, seconds)
-                lat = sorted(latencies) or [float("nan")]
-                rows.append(f"| {limit} | {n} | {len(latencies) / seconds:.2f} | {statistics.median(lat):.0f} | "
-                            f"{lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.0f} | {len(errors)} |")
+                result, stop = LoadResult(n, seconds), threading.Event()
+                threads = _user_threads(url, n, stop, result)
+                for t in threads:
+                    t.start()
+                time.sleep(seconds)
+                stop.set()
+                for t in threads:
+                    t.join(timeout=300)
+                lat = sorted(result.latencies_ms) or [float("nan")]
+                rows.append(f"| {limit} | {n} | {len(result.latencies_ms) / seconds:.2f} | "
+                            f"{statistics.median(lat):.0f} | {lat[min(len(lat) - 1, int(0.95 * len(lat)))]:.0f} | "
+                            f"{len(result.errors)} |")
                 print(rows[-1], flush=True)
         finally:
             proc.terminate()

@@ -190,8 +190,9 @@ def clean(text: str) -> CleanDocument:
     def flush_para() -> None:
         nonlocal label
         if para:
-            body = _GLUED_YEAR.sub(r"\1 \2", " ".join(para)) if _GLUED_YEAR.fullmatch(" ".join(para)) \
-                else " ".join(para)
+            body = " ".join(para)
+            if _GLUED_YEAR.fullmatch(body):
+                body = _GLUED_YEAR.sub(r"\1 \2", body)
             is_heading = not has_md_headings and not label and _looks_like_heading(body)
             pieces.append(("heading", body, 1) if is_heading else ("paragraph", body, 0))
             para.clear()
