@@ -10,6 +10,11 @@ Layout under the data folder::
     generations/g000007/       chroma/ (embedded store), bm25/, manifest.json
     generations/g000006/       the previous one, kept for readers that have not switched yet
 
+A copy is cheap where it can be: a file with ``FROZEN`` in its name is never changed once written
+(a new version is written under a temporary name and renamed into place), so the new generation links
+to it instead of copying it. The lexical index's main matrix, the largest part after the store, is
+kept so.
+
 A data folder from before generations (``chroma/``, ``bm25/``, ``manifest.json`` directly in it) is
 read as it is and copied into the first generation by the next ingest.
 """
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _NAME = re.compile(r"g(\d{6})")
+FROZEN = ".frozen"
 _PARTS = ("chroma", "bm25", "manifest.json")
 
 
@@ -81,7 +87,7 @@ class Generations:
             source = self.current().path
             for part in _PARTS:
                 if (source / part).is_dir():
-                    shutil.copytree(source / part, target / part)
+                    shutil.copytree(source / part, target / part, copy_function=_link_or_copy)
                 elif (source / part).is_file():
                     shutil.copy2(source / part, target / part)
         return Generation(target, name)
@@ -117,6 +123,16 @@ class Generations:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if _NAME.fullmatch(p.name))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    if FROZEN in Path(source).name:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another file system, or links not allowed: a copy is as good, only slower
+            pass
+    shutil.copy2(source, target)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -9,12 +9,15 @@ term frequencies at query time rather than from precomputed weights: a precomput
 on every document's length and every term's document frequency, so adding one document meant
 re-tokenising the whole corpus. Here an ingest tokenises only the chunks it adds or removes
 (``apply``), and a full ``build`` is the same operation from empty, so the two give the same
-ranking. Chunk texts and metadata live in an SQLite table and are read when a hit needs them;
-filters use arrays of document type and date, not a loop over chunks.
+ranking. A change does not touch the main matrix either: removed rows are marked dead and added rows
+go to a small tail matrix, until a compaction at a quarter of the main matrix. Chunk texts and
+metadata live in an SQLite table and are read when a hit needs them; filters use arrays of document
+type and date, not a loop over chunks.
 
-Files in the index folder: ``chunks.sqlite`` (the table), ``matrix.npz`` (term frequencies, lengths,
-types, dates, row ids) and ``terms.json`` (tokens, vocabularies; written last, so it marks a
-complete index).
+Files in the index folder: ``chunks.sqlite`` (the table), ``main-*.frozen.npy`` (the main matrix,
+memory-mapped; rewritten only by a compaction), ``rows.npz`` (the tail, which rows are live, lengths,
+types, dates, ids) and ``terms.json`` (tokens, vocabularies; written last, so it marks a complete
+index).
 """
 from __future__ import annotations
 
@@ -31,12 +34,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ConfigError
+from .generations import FROZEN
 from .privacy import known_words
 from .text import char_ngrams, fold, stem_tokens, words
 from .types import Chunk, SearchFilter, date_bound
 
-FORMAT = 2
-_TERMS, _MATRIX, _TABLE = "terms.json", "matrix.npz", "chunks.sqlite"
+FORMAT = 3
+_TERMS, _ROWS, _TABLE = "terms.json", "rows.npz", "chunks.sqlite"
+_MAIN = "main-{}" + FROZEN + ".npy"  # written once per compaction; generations share it by hard link
 K1, B = 1.5, 0.75  # bm25s defaults, which the rest of the pipeline was tuned with
 
 TOKENIZERS = {"char4": char_ngrams, "word": stem_tokens}
@@ -142,7 +147,26 @@ def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: 
     return sp.csc_matrix((data, indices, indptr), shape=(height, width), copy=False)
 
 
+def _empty(width: int) -> sp.csc_matrix:
+    return sp.csc_matrix((np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(width + 1, np.int32)),
+                         shape=(0, width))
+
+
+def _write(path: Path, write) -> None:
+    """Write a file whole under a temporary name and rename it into place: a file another generation
+    links to is replaced, never changed."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        write(handle)
+    tmp.replace(path)
+
+
 class LexicalIndex:
+    # An ingest leaves the main matrix alone (removed rows are marked dead, added rows go to a small
+    # tail matrix) until dead rows or the tail reach this share of it; then one compaction rewrites it.
+    COMPACT_AT = 0.25
+    COMPACT_MIN_ENTRIES = 2_000_000  # a small index is compacted only when a tail of this size builds up
+
     def __init__(self, tokens: str, table: _ChunkTable, path: Path | None) -> None:
         if tokens not in TOKENIZERS:
             raise ConfigError(f"Ukendt KB_LEXICAL_TOKENS={tokens!r}; vælg {' eller '.join(TOKENIZERS)}.")
@@ -150,12 +174,20 @@ class LexicalIndex:
         self._tokenize = TOKENIZERS[tokens]
         self._table, self._path = table, path
         self._grams: dict[str, int] = {}
-        self._tf = sp.csc_matrix((np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int32)),
-                                 shape=(0, 0))  # rows: chunks; columns: tokens
-        # Entries of rows added since the matrix was last merged, as (rows, columns, counts) arrays:
-        # merging costs a pass over the whole matrix, so an ingest merges rarely, not per slice.
+        # Rows are chunks, columns tokens. Rows below the main matrix's height live in it (memory-mapped
+        # from disk when loaded), the rest in the tail; a removed chunk's row stays until compaction,
+        # marked not live, and the tokens it had are counted in ``_dead_df`` so document frequencies
+        # stay those of the live rows.
+        self._main = _empty(0)
+        self._main_saved = False  # the main matrix's files in ``_path`` are this matrix
+        self._tail = _empty(0)  # rows numbered from 0 = the first row after the main matrix
+        # Entries of rows added since the tail was last rebuilt, as (rows, columns, counts) arrays:
+        # folding them in costs a pass over the tail, so an ingest does it once, not per slice.
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._dead_df = np.zeros(0, dtype=np.int64)
         self._ids: list[str] = []
+        self._row: dict[str, int] = {}  # live chunk id -> row
+        self._live = np.zeros(0, dtype=bool)
         self._lengths = np.zeros(0, dtype=np.int64)
         self._types = np.zeros(0, dtype=str)
         self._dates = np.zeros(0, dtype=np.int64)
@@ -193,45 +225,63 @@ class LexicalIndex:
             return
         for chunk in self._table.get(gone).values():
             self._count(chunk, -1)
-        keep = np.ones(len(self._ids), dtype=bool)
-        keep[[self._row[i] for i in gone]] = False
-        if gone:
-            self._merge()
-            self._tf = _drop_rows(self._tf, keep)
+            self._dead_df[[self._grams[g] for g in set(self._tokenize(chunk.embed_text))]] += 1
+            self._live[self._row.pop(chunk.chunk_id)] = False
         rows, cols, values, lengths = [], [], [], []
-        first = int(keep.sum())
-        for r, chunk in enumerate(added, start=first):
+        for r, chunk in enumerate(added, start=len(self._ids)):
             self._count(chunk, +1)
             tokens = self._tokenize(chunk.embed_text)
             lengths.append(max(1, len(tokens)))  # an empty chunk counts one token, as in bm25s
             for gram, n in Counter(tokens).items():
-                rows.append(r)
+                rows.append(r - self._main.shape[0])
                 cols.append(self._grams.setdefault(gram, len(self._grams)))
                 values.append(n)
+            self._row[chunk.chunk_id] = r
         if rows:
             self._pending.append((np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
                                   np.asarray(values, dtype=np.float32)))
-        self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k] + [c.chunk_id for c in added]
-        self._lengths = np.concatenate([self._lengths[keep], np.asarray(lengths, dtype=np.int64)])
-        self._types = np.concatenate([self._types[keep], np.asarray([c.meta.doc_type for c in added], dtype=str)])
-        self._dates = np.concatenate([self._dates[keep],
-                                      np.asarray([c.meta.date_num for c in added], dtype=np.int64)])
+        self._dead_df = np.concatenate([self._dead_df, np.zeros(len(self._grams) - len(self._dead_df), np.int64)])
+        self._ids += [c.chunk_id for c in added]
+        self._live = np.concatenate([self._live, np.ones(len(added), dtype=bool)])
+        self._lengths = np.concatenate([self._lengths, np.asarray(lengths, dtype=np.int64)])
+        self._types = np.concatenate([self._types, np.asarray([c.meta.doc_type for c in added], dtype=str)])
+        self._dates = np.concatenate([self._dates, np.asarray([c.meta.date_num for c in added], dtype=np.int64)])
         self._table.replace(gone, added)
         for counter in (self.vocabulary, self.doc_freq, self.known):
             for key in [k for k, v in counter.items() if v <= 0]:
                 del counter[key]
-        if sum(len(r) for r, _, _ in self._pending) > max(2_000_000, self._tf.nnz // 4):
-            self._merge()  # bounded memory; merging when the pending part is a quarter keeps the total work linear
+        tail_entries = self._tail.nnz + sum(len(r) for r, _, _ in self._pending)
+        dead = len(self._ids) - len(self._row)
+        if tail_entries > max(self.COMPACT_MIN_ENTRIES, self._main.nnz * self.COMPACT_AT) or dead > len(self._ids) * self.COMPACT_AT:
+            self._compact()  # at a share of the matrix, so that the total work of many ingests stays linear
         self._refresh()
 
-    def _merge(self) -> None:
-        """Bring the pending rows into the matrix."""
-        if len(self._ids) == self._tf.shape[0] and len(self._grams) == self._tf.shape[1] and not self._pending:
+    def _fold(self) -> None:
+        """Bring the pending rows into the tail (one pass over the tail)."""
+        if not self._pending and self._tail.shape[1] == len(self._grams):
             return
         parts = self._pending or [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))]
         rows, cols, values = (np.concatenate(p) for p in zip(*parts, strict=True))
-        self._tf = _append_rows(self._tf, rows, cols, values, len(self._ids), len(self._grams))
+        self._tail = _append_rows(self._tail, rows, cols, values, len(self._ids) - self._main.shape[0],
+                                  len(self._grams))
         self._pending = []
+
+    def _compact(self) -> None:
+        """One matrix of the live rows: dead rows dropped, the tail appended, rows renumbered."""
+        self._fold()
+        height = self._main.shape[0]
+        main = _drop_rows(self._main, self._live[:height])
+        tail = _drop_rows(self._tail, self._live[height:]).tocoo()
+        self._main = _append_rows(main, tail.row.astype(np.int64) + main.shape[0], tail.col.astype(np.int64),
+                                  tail.data, int(self._live.sum()), len(self._grams))
+        self._main_saved = False
+        self._tail = _empty(len(self._grams))
+        keep = self._live
+        self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k]
+        self._row = {cid: r for r, cid in enumerate(self._ids)}
+        self._lengths, self._types, self._dates = self._lengths[keep], self._types[keep], self._dates[keep]
+        self._live = np.ones(len(self._ids), dtype=bool)
+        self._dead_df = np.zeros(len(self._grams), dtype=np.int64)
 
     def _count(self, chunk: Chunk, sign: int) -> None:
         for word, n in Counter(w for w in words(chunk.embed_text) if not w.isdigit()).items():
@@ -242,10 +292,10 @@ class LexicalIndex:
             self.known[word] += sign
 
     def _refresh(self) -> None:
-        self._row = {cid: r for r, cid in enumerate(self._ids)}
         self._id_array = np.asarray(self._ids, dtype=object)
-        n = len(self._ids)
-        average = int(self._lengths.sum()) / n if n else 1.0  # an integer sum: the same in any row order
+        self._all_live = bool(self._live.all())
+        lengths = self._lengths[self._live]
+        average = int(lengths.sum()) / len(lengths) if len(lengths) else 1.0  # an integer sum: any row order
         self._norm = (K1 * (1 - B + B * self._lengths / average)).astype(np.float32)
 
     # -- persistence ----------------------------------------------------------------------------
@@ -255,16 +305,21 @@ class LexicalIndex:
         if self._path != directory:
             (directory / _TABLE).unlink(missing_ok=True)
             self._table.save_to(directory / _TABLE)
-        self._merge()
-        tf = self._tf
-        with open(directory / (_MATRIX + ".tmp"), "wb") as handle:
-            np.savez(handle, data=tf.data, indices=tf.indices, indptr=tf.indptr, shape=np.asarray(tf.shape),
-                     lengths=self._lengths, types=self._types, dates=self._dates, ids=np.asarray(self._ids, dtype=str))
-        (directory / (_MATRIX + ".tmp")).replace(directory / _MATRIX)
+            self._main_saved = False
+        if not self._main_saved:
+            for part in ("data", "indices", "indptr"):
+                _write(directory / _MAIN.format(part), lambda handle, p=part: np.save(handle, getattr(self._main, p)))
+            self._main_saved = True
+        self._fold()
+        tail = self._tail
+        _write(directory / _ROWS, lambda handle: np.savez(
+            handle, main_shape=np.asarray(self._main.shape), tail_data=tail.data, tail_indices=tail.indices,
+            tail_indptr=tail.indptr, dead_df=self._dead_df, live=self._live, lengths=self._lengths,
+            types=self._types, dates=self._dates, ids=np.asarray(self._ids, dtype=str)))
         terms = {"format": FORMAT, "tokens": self.tokens, "grams": list(self._grams), "vocabulary": self.vocabulary,
                  "doc_freq": self.doc_freq, "known": self.known}
-        (directory / (_TERMS + ".tmp")).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-        (directory / (_TERMS + ".tmp")).replace(directory / _TERMS)
+        _write(directory / _TERMS, lambda handle: handle.write(json.dumps(terms, ensure_ascii=False).encode()))
+        self._path = directory
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -275,16 +330,24 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path, writable: bool = False) -> "LexicalIndex | None":
-        """The saved index, or None if there is none in this format (it is then built again)."""
+        """The saved index, or None if there is none in this format (it is then built again). The main
+        matrix is memory-mapped: a process reads the columns its questions touch, and processes
+        reading the same generation share its pages."""
         if not cls.exists(directory):
             return None
         terms = json.loads((directory / _TERMS).read_text(encoding="utf-8"))
         index = cls(terms["tokens"], _ChunkTable.open(directory / _TABLE, writable), directory)
-        with np.load(directory / _MATRIX) as saved:
-            index._tf = sp.csc_matrix((saved["data"], saved["indices"], saved["indptr"]),
-                                      shape=tuple(saved["shape"]))
+        data, indices, indptr = (np.load(directory / _MAIN.format(p), mmap_mode="r") for p in ("data", "indices", "indptr"))
+        with np.load(directory / _ROWS) as saved:
+            height, width = (int(n) for n in saved["main_shape"])
+            index._main = sp.csc_matrix((data, indices, indptr), shape=(height, width), copy=False)
+            index._main_saved = True
+            index._live, index._dead_df = saved["live"], saved["dead_df"]
+            index._tail = sp.csc_matrix((saved["tail_data"], saved["tail_indices"], saved["tail_indptr"]),
+                                        shape=(len(index._live) - height, len(index._dead_df)))
             index._lengths, index._types, index._dates = saved["lengths"], saved["types"], saved["dates"]
             index._ids = saved["ids"].tolist()
+        index._row = {cid: r for r, cid in enumerate(index._ids) if index._live[r]}
         index._grams = {g: i for i, g in enumerate(terms["grams"])}
         index.vocabulary, index.doc_freq = Counter(terms["vocabulary"]), Counter(terms["doc_freq"])
         index.known = Counter(terms["known"])
@@ -297,10 +360,10 @@ class LexicalIndex:
     # -- reading --------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._row)
 
     def ids(self) -> set[str]:
-        return set(self._ids)
+        return set(self._row)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self._table.get([chunk_id]).get(chunk_id)
@@ -321,28 +384,32 @@ class LexicalIndex:
         return self._table.iter_all()
 
     def idf(self, stem: str) -> float:
-        n = max(len(self._ids), 1)
+        n = max(len(self._row), 1)
         df = self.doc_freq.get(stem, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk (row order) for the query's tokens; a repeated token counts again."""
-        self._merge()
+        """BM25 score of every row for the query's tokens (0 for rows no longer live); a repeated
+        token counts again."""
+        self._fold()
         scores = np.zeros(len(self._ids), dtype=np.float32)
-        n = len(self._ids)
-        indptr, rows_of, tfs = self._tf.indptr, self._tf.indices, self._tf.data
+        n, height = len(self._row), self._main.shape[0]
+        parts = [(m, offset) for m, offset in ((self._main, 0), (self._tail, height)) if m.nnz]
         for col, times in Counter(self._grams[t] for t in self._tokenize(query) if t in self._grams).items():
-            start, end = indptr[col], indptr[col + 1]
-            if start == end:
+            spans = [(m, offset, m.indptr[col], m.indptr[col + 1]) for m, offset in parts if col < m.shape[1]]
+            df = sum(int(end - start) for _, _, start, end in spans) - int(self._dead_df[col])
+            if df <= 0:
                 continue
-            df = end - start
             idf = np.float32(math.log(1 + (n - df + 0.5) / (df + 0.5)))
-            rows, tf = rows_of[start:end], tfs[start:end]
-            scores[rows] += times * idf * tf / (tf + self._norm[rows])
+            for m, offset, start, end in spans:
+                rows, tf = m.indices[start:end] + offset, m.data[start:end]
+                scores[rows] += times * idf * tf / (tf + self._norm[rows])
+        if not self._all_live:
+            scores[~self._live] = 0
         return scores
 
     def _mask(self, flt: SearchFilter) -> np.ndarray:
-        mask = np.ones(len(self._ids), dtype=bool)
+        mask = self._live.copy()
         if flt.doc_types:
             mask &= np.isin(self._types, list(flt.doc_types))
         if flt.date_from:

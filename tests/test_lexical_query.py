@@ -1,3 +1,5 @@
+import pytest
+
 from kb.lexical import LexicalIndex
 from kb.query import SpellingRepair
 from kb.types import Chunk, DocumentMeta, SearchFilter
@@ -78,7 +80,16 @@ def _changed(chunks: list[Chunk]) -> list[Chunk]:
                   end=len(text), index=0, headings=first.headings), *chunks[2:]]
 
 
-def test_an_index_updated_document_by_document_ranks_exactly_as_one_built_from_scratch(tmp_path):
+@pytest.mark.parametrize("compaction", ["never", "every change"])
+def test_an_index_updated_document_by_document_ranks_exactly_as_one_built_from_scratch(tmp_path, monkeypatch,
+                                                                                       compaction):
+    """Removed rows kept as dead ones and added rows in the tail score as a compacted matrix does."""
+    if compaction == "never":
+        monkeypatch.setattr(LexicalIndex, "COMPACT_AT", 1e9)
+        monkeypatch.setattr(LexicalIndex, "COMPACT_MIN_ENTRIES", 10**12)
+    else:
+        monkeypatch.setattr(LexicalIndex, "COMPACT_AT", 0.0)
+        monkeypatch.setattr(LexicalIndex, "COMPACT_MIN_ENTRIES", 0)
     docs = _corpus_chunks()
     names = sorted(docs)
     index = LexicalIndex.build([c for name in names[:2] for c in docs[name]])
@@ -90,6 +101,7 @@ def test_an_index_updated_document_by_document_ranks_exactly_as_one_built_from_s
     index.apply([], [c.chunk_id for c in docs[names[3]]])
     index.save(tmp_path)
     updated = LexicalIndex.load(tmp_path)
+    assert (len(updated._ids) > len(updated)) == (compaction == "never")  # dead rows are kept until compaction
     final = [c for name in names if name != names[3]
              for c in (_changed(docs[name]) if name == names[1] else docs[name])]
     rebuilt = LexicalIndex.build(reversed(final))  # another order of rows must not matter either

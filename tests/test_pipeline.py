@@ -4,6 +4,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from kb.service import KnowledgeBase
+from kb.types import SearchFilter
 
 from .conftest import make_settings, run_ingest
 
@@ -291,3 +292,29 @@ def test_an_index_of_an_older_format_is_rebuilt_into_a_new_generation(tmp_path, 
     assert kb.generation.name != first.name and LexicalIndex.exists(kb.generation.lexical_dir)
     assert kb.lexical.ids() == kb.store.ids()
     assert not run_ingest(kb).index_rebuilt  # and only once
+
+
+def test_a_changed_document_leaves_the_main_lexical_matrix_shared_with_the_previous_generation(
+        tmp_path, corpus_copy, fake_embeddings):
+    """A one-document change must not rewrite (or copy) the largest part of the lexical index: its
+    rows go to the tail and its old rows are marked dead, and the new generation links to the matrix."""
+    from kb.lexical import LexicalIndex
+
+    kb = _kb(tmp_path, fake_embeddings)
+    run_ingest(kb)
+    first = kb.generation
+    doc = corpus_copy / "000_89ee3ec64a4a8cd6.txt"
+    doc.write_text(doc.read_text(encoding="utf-8") + "\n\nTilføjet afsnit om evaluering af indsatsen i 2026.\n",
+                   encoding="utf-8")
+    assert run_ingest(kb).updated == ["000_89ee3ec64a4a8cd6.txt"]
+    second = kb.generation
+    frozen = sorted(p.name for p in second.lexical_dir.glob("*.frozen.*"))
+    assert frozen and frozen == sorted(p.name for p in first.lexical_dir.glob("*.frozen.*"))
+    for name in frozen:
+        assert (second.lexical_dir / name).stat().st_ino == (first.lexical_dir / name).stat().st_ino
+    updated = LexicalIndex.load(second.lexical_dir)
+    rebuilt = LexicalIndex.build(kb.store.iter_chunks())
+    assert updated.ids() == rebuilt.ids() == kb.store.ids()
+    for question in ("Hvornår evalueres indsatsen?", "Hvad er fristen for afrapportering?"):
+        assert [(c.chunk_id, round(s, 4)) for c, s in updated.search(question, 10, SearchFilter())] == \
+            [(c.chunk_id, round(s, 4)) for c, s in rebuilt.search(question, 10, SearchFilter())]
