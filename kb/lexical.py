@@ -43,6 +43,7 @@ FORMAT = 3
 _TERMS, _ROWS, _TABLE = "terms.json", "rows.npz", "chunks.sqlite"
 _MAIN = "main-{}" + FROZEN + ".npy"  # written once per compaction; generations share it by hard link
 K1, B = 1.5, 0.75  # bm25s defaults, which the rest of the pipeline was tuned with
+_COUNT = np.uint16  # a token's count in one chunk; half the memory of the float32 scores are computed in
 
 TOKENIZERS = {"char4": char_ngrams, "word": stem_tokens}
 
@@ -148,7 +149,7 @@ def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: 
 
 
 def _empty(width: int) -> sp.csc_matrix:
-    return sp.csc_matrix((np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(width + 1, np.int32)),
+    return sp.csc_matrix((np.zeros(0, _COUNT), np.zeros(0, np.int32), np.zeros(width + 1, np.int32)),
                          shape=(0, width))
 
 
@@ -238,8 +239,8 @@ class LexicalIndex:
                 values.append(n)
             self._row[chunk.chunk_id] = r
         if rows:
-            self._pending.append((np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-                                  np.asarray(values, dtype=np.float32)))
+            self._pending.append((np.asarray(rows, dtype=np.int32), np.asarray(cols, dtype=np.int32),
+                                  np.asarray(values, dtype=_COUNT)))
         self._dead_df = np.concatenate([self._dead_df, np.zeros(len(self._grams) - len(self._dead_df), np.int64)])
         self._ids += [c.chunk_id for c in added]
         self._live = np.concatenate([self._live, np.ones(len(added), dtype=bool)])
@@ -260,7 +261,7 @@ class LexicalIndex:
         """Bring the pending rows into the tail (one pass over the tail)."""
         if not self._pending and self._tail.shape[1] == len(self._grams):
             return
-        parts = self._pending or [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))]
+        parts = self._pending or [(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, _COUNT))]
         rows, cols, values = (np.concatenate(p) for p in zip(*parts, strict=True))
         self._tail = _append_rows(self._tail, rows, cols, values, len(self._ids) - self._main.shape[0],
                                   len(self._grams))
@@ -272,8 +273,8 @@ class LexicalIndex:
         height = self._main.shape[0]
         main = _drop_rows(self._main, self._live[:height])
         tail = _drop_rows(self._tail, self._live[height:]).tocoo()
-        self._main = _append_rows(main, tail.row.astype(np.int64) + main.shape[0], tail.col.astype(np.int64),
-                                  tail.data, int(self._live.sum()), len(self._grams))
+        self._main = _append_rows(main, tail.row + np.int32(main.shape[0]), tail.col, tail.data,
+                                  int(self._live.sum()), len(self._grams))
         self._main_saved = False
         self._tail = _empty(len(self._grams))
         keep = self._live
