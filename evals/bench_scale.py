@@ -85,8 +85,9 @@ def _real(kb: KnowledgeBase) -> tuple[list[Chunk], np.ndarray]:
     return chunks, np.asarray(got["embeddings"], dtype=np.float32)
 
 
-def synthetic(real: list[Chunk], vectors: np.ndarray, n: int, seed: int = 7):
-    """``n`` distractor chunks in batches of (chunks, vectors): corpus sentences recombined."""
+def synthetic(real: list[Chunk], vectors: np.ndarray, n: int, seed: int = 7, embed=None):
+    """``n`` distractor chunks in batches of (chunks, vectors): corpus sentences recombined. The
+    vectors are derived from the real ones, or embedded by ``embed`` (texts -> array) when given."""
     rng = random.Random(seed)
     noise = np.random.default_rng(seed)
     # A sentence holding an eval question's evidence is left out, so a distractor is never a right answer.
@@ -112,7 +113,7 @@ def synthetic(real: list[Chunk], vectors: np.ndarray, n: int, seed: int = 7):
                            end=len(text), index=index))
         batch_vectors.append((mean / np.linalg.norm(mean)).astype(np.float32))
         if len(batch) == 5000 or i == n - 1:
-            yield batch, np.stack(batch_vectors)
+            yield batch, (embed([c.text for c in batch]) if embed else np.stack(batch_vectors))
             batch, batch_vectors = [], []
 
 
@@ -175,7 +176,7 @@ def _baseline(kb: KnowledgeBase, corpus: Path, work: Path, batches, dev: list[di
     return {"recall5": _recall(search, dev), "retrieve_p50": p50, "retrieve_p95": p95}
 
 
-def measure(size: int, work: Path) -> dict:
+def measure(size: int, work: Path, embedded: bool = False) -> dict:
     corpus, data = work / "corpus", work / "data"
     shutil.copytree(ROOT / "corpus", corpus)
     data.mkdir()
@@ -186,12 +187,12 @@ def measure(size: int, work: Path) -> dict:
     kb.ingest()
     real, real_vectors = _real(kb)
     n = max(0, size - len(real))
-    row: dict = {"size": len(real) + n, "synthetic": n}
+    row: dict = {"size": len(real) + n, "synthetic": n, "embedded": embedded}
 
     def batches():
-        return synthetic(real, real_vectors, n)
+        return synthetic(real, real_vectors, n, embed=kb.embeddings.embed_array if embedded else None)
 
-    sample = [c.text for c in next(batches(), ([], None))[0][:320]]  # >= 256: the runtime ingest uses
+    sample = [c.text for c in next(synthetic(real, real_vectors, n), ([], None))[0][:320]]  # >= 256: the runtime ingest uses
     # The runtime ingest uses for large batches loads (and is converted, the first time) outside the timing.
     kb.embeddings.embed_documents([f"opvarmning {i}" for i in range(len(sample))])
     started = time.perf_counter()
@@ -325,6 +326,8 @@ def main() -> None:
     parser.add_argument("--label", default="", help="a note on the code measured, e.g. a commit")
     parser.add_argument("--render", action="store_true", help="only write the table and chart from --out's JSON")
     parser.add_argument("--keep", type=Path, help="build each size in KEEP/SIZE and leave it there, for profiling")
+    parser.add_argument("--embedded", action="store_true", help="embed the distractors with the model instead of "
+                        "deriving their vectors (about 8 minutes per 10,000 chunks here)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -338,10 +341,10 @@ def main() -> None:
         if args.keep:
             shutil.rmtree(args.keep / str(size), ignore_errors=True)
             (args.keep / str(size)).mkdir(parents=True)
-            rows.append(measure(size, args.keep / str(size)))
+            rows.append(measure(size, args.keep / str(size), args.embedded))
         else:
             with tempfile.TemporaryDirectory(prefix="kb-scale-") as tmp:
-                rows.append(measure(size, Path(tmp)))
+                rows.append(measure(size, Path(tmp), args.embedded))
         print(json.dumps(rows[-1]), flush=True)
     before = json.loads(args.before.read_text(encoding="utf-8"))["rows"] if args.before else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
