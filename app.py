@@ -289,9 +289,19 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         body, note, follow_up = "", "", False
         try:
             flt = SearchFilter.from_user(types, date_from, date_to)
-            answer = kb.ask(question, history=turns, flt=flt)
+            answer = None
+            for item in kb.ask_stream(question, history=turns, flt=flt):
+                if isinstance(item, str):  # a chat model's draft as it grows; checked when it is complete
+                    history[-1] = {"role": "assistant", "content": as_plain_text(item)}
+                    yield ("", history, gr.update(), {}, "", gr.update(visible=False), history, records, turns,
+                           panels, question)
+                else:
+                    answer = item
+            assert answer is not None
             text, body, note = answer_markdown(answer.text, turn), render_sources(kb, answer, turn, settings.answer.related_floor), \
                 case_note(answer)
+            if answer.generation is not None and answer.generation.status in ("ok", "repaired"):
+                text = f"{text}\n\n_✓ {msg('llm_checked', language)}_"
             follow_up = bool(answer.follow_up and turns)
             if follow_up:  # say which earlier question the answer builds on; one click asks it alone
                 text = f"_{msg('follow_up_of', language, previous=as_plain_text(turns[-1].question))}_\n{text}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
@@ -85,6 +85,27 @@ class AnswerSettings(_Section):
         "0.74-0.81, in-domain unanswerable ones 0.81-0.91 (README, Chat)."))
 
 
+class LLMSettings(_Section):
+    llm_provider: Literal["none", "openai", "azure", "ollama"] = Field("none", description=(
+        "A chat model that writes the answer from the retrieved passages: 'none' (default) quotes them; 'openai' is "
+        "any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a gateway), 'azure' Azure OpenAI, "
+        "'ollama' a local Ollama. Needs the 'llm' extra: pip install -e \".[llm]\"."))
+    llm_base_url: str = Field("", description=(
+        "The endpoint: '…/v1' for OpenAI-compatible servers, the resource URL for Azure, Ollama's URL "
+        "(default http://127.0.0.1:11434)."))
+    llm_model: str = Field("", description="The model (for Azure: the deployment name).")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="The endpoint's key; never logged or recorded.")
+    llm_api_version: str = Field("2024-10-21", description="Azure OpenAI's API version (azure only).")
+    llm_temperature: float = Field(0.0, description="0: the same sources give the same answer.")
+    llm_timeout: float = Field(30.0, description=(
+        "Seconds to wait for the model before the quoted answer is shown instead."))
+    llm_max_tokens: int = Field(600, description="Longest answer the model may write (a short answer is wanted).")
+    llm_max_retries: int = Field(1, description="Retries after a rate limit (429), a server error or a timeout.")
+    llm_sources: int = Field(5, description="How many of the best passages the model gets as numbered sources.")
+    llm_condense: bool = Field(True, description=(
+        "With a model configured, it also rewrites a follow-up question into a standalone one (rules otherwise)."))
+
+
 class AppSettings(_Section):
     app_host: str = Field("127.0.0.1", description="Where the chat listens; loopback by default.")
     app_port: int = Field(7860, description="The chat's port.")
@@ -105,7 +126,7 @@ class AppSettings(_Section):
 
 SECTIONS: dict[str, type[_Section]] = {
     "store": StoreSettings, "embedding": EmbeddingSettings, "ingest": IngestSettings,
-    "retrieval": RetrievalSettings, "answer": AnswerSettings, "app": AppSettings,
+    "retrieval": RetrievalSettings, "answer": AnswerSettings, "llm": LLMSettings, "app": AppSettings,
 }
 _SECTION_OF = {name: section for section, model in SECTIONS.items() for name in model.model_fields}
 
@@ -141,6 +162,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    llm: LLMSettings = LLMSettings()
     app: AppSettings = AppSettings()
 
     @classmethod

@@ -24,6 +24,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "follow_up_of": "Opfattet som opfølgning på: »{previous}«",
         "rate_limited": "Du har stillet mange spørgsmål på kort tid (højst {n} i minuttet). Vent et øjeblik, "
                         "og spørg så igen.",
+        "llm_dropped": "({n} sætning(er) fra sprogmodellen er udeladt, fordi kilderne ikke bekræfter dem.)",
+        "llm_fallback": "Sprogmodellens svar kunne ikke bekræftes i kilderne, så her er de ordrette citater:",
+        "llm_unavailable": "Sprogmodellen svarede ikke ({reason}), så her er de ordrette citater:",
+        "llm_checked": "Hver sætning er kontrolleret mod de citerede kilder.",
     },
     "en": {
         "empty": "Please type a question about the guidance documents.",
@@ -47,6 +51,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "follow_up_of": "Read as a follow-up to: »{previous}«",
         "rate_limited": "You have asked many questions in a short time (at most {n} a minute). Please wait a "
                         "moment and ask again.",
+        "llm_dropped": "({n} sentence(s) from the language model were left out: the sources do not confirm them.)",
+        "llm_fallback": "The language model's answer could not be confirmed in the sources, so here are the quotes:",
+        "llm_unavailable": "The language model did not answer ({reason}), so here are the quotes:",
+        "llm_checked": "Every sentence was checked against the sources it cites.",
     },
 }
 

@@ -30,6 +30,8 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float,
         record["abstain_reason"] = answer.abstain_reason
     if answer.error:
         record["error"] = answer.error
+    if answer.generation is not None:
+        record["generation"] = answer.generation.record()
     if question_id is None:
         del record["id"]
     return record

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from langchain_core.language_models import BaseChatModel
+
 from ingest.pipeline import IngestReport, Manifest, has_work
 from ingest.pipeline import ingest as run_ingest
 
@@ -21,8 +23,10 @@ from .embeddings import CachedEmbeddings, build_embeddings
 from .errors import EmptyStoreError
 from .generations import Generation, Generations
 from .glossary import danish_terms
+from .grounded import GroundedAnswerer, LLMCondenser
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
+from .llm import build_chat_model, describe
 from .messages import msg
 from .query import SpellingRepair
 from .rerank import build_reranker
@@ -78,12 +82,18 @@ class KnowledgeBase:
     this process or another: each question is answered wholly from one generation."""
 
     def __init__(self, settings: Settings, embeddings: CachedEmbeddings | None = None,
-                 store: VectorStore | None = None, mode: Mode = "hybrid", condenser: Condenser = resolve) -> None:
+                 store: VectorStore | None = None, mode: Mode = "hybrid", condenser: Condenser = resolve,
+                 chat_model: BaseChatModel | None = None) -> None:
         self.settings = settings
         self.embeddings = embeddings or build_embeddings(settings.embedding, settings.models_dir,
                                                          settings.embedding_cache_path)
         self.mode = mode
-        self.condenser = condenser
+        chat_model = chat_model or build_chat_model(settings.llm)
+        # With a chat model, answers are written by it and checked (kb.grounded); without, quoted.
+        name = describe(settings.llm) if settings.llm.llm_provider != "none" else type(chat_model).__name__
+        self.writer = None if chat_model is None else GroundedAnswerer(chat_model, settings.llm, name)
+        self.condenser = LLMCondenser(self.writer, condenser) if self.writer and settings.llm.llm_condense \
+            else condenser
         self.generations = Generations(settings.data_dir)
         self._fixed = store is not None  # a store handed in is used as it is, not followed
         self._store = store
@@ -298,10 +308,19 @@ class KnowledgeBase:
         """Answer one question. ``history`` is the conversation so far: the chat passes the turns it
         kept (with what each answer cited); the eval runner and the CLI pass earlier user questions,
         which are answered first so that both paths give the same answer to the same conversation."""
+        for item in self.ask_stream(question, history, flt, k):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("ask_stream ends with an Answer")
+
+    def ask_stream(self, question: str, history: list[str] | list[Turn] | None = None,
+                   flt: SearchFilter = SearchFilter(), k: int | None = None) -> Iterator[str | Answer]:
+        """``ask`` for the chat: a model's draft as it grows (strings), then the final Answer."""
         language = detect_language(question or "")
         if (problem := self.validate(question)) is not None:
-            return Answer(question=privacy.mask(question or ""), text=problem, abstained=True, citations=[], hits=[],
-                          language=language, error=problem)
+            yield Answer(question=privacy.mask(question or ""), text=problem, abstained=True, citations=[], hits=[],
+                         language=language, error=problem)
+            return
         self.ensure_ready(language)
         turns = self.replay([h for h in history or [] if isinstance(h, str)], flt) + \
             [h for h in history or [] if isinstance(h, Turn)]
@@ -320,12 +339,18 @@ class KnowledgeBase:
         hits = indexes.retriever.retrieve(text, vector, max(k or self.settings.retrieval.top_k, self.settings.answer.answer_hits), flt)
         if not hits and not flt.is_empty():
             note = msg("no_filter_match", language)
-            return Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,
-                          error=note, retrieval_query=text)
+            yield Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,
+                         error=note, retrieval_query=text)
+            return
         answer = indexes.answerer.answer(query, hits)
+        if self.writer is not None:
+            for answer in self.writer.stream(query, hits, answer):  # noqa: B020 - the last item is the Answer
+                if isinstance(answer, str):
+                    yield answer
+        assert isinstance(answer, Answer)
         answer.turn = Turn(question=searched, searched=resolution.text,
                            cited=tuple(c.chunk_id for c in answer.citations))
-        return answer
+        yield answer
 
     def replay(self, questions: list[str], flt: SearchFilter = SearchFilter()) -> list[Turn]:
         """Conversation state from earlier user questions alone: each is answered again, in order."""

@@ -196,6 +196,30 @@ class Turn:
 
 
 @dataclass
+class Generation:
+    """How a model-written answer came about: the prompt, the model, what validation found and what
+    was shown. ``status``: ok, repaired (sentences dropped), fallback (the quoted answer, validation
+    failed), unavailable (the endpoint failed: the quoted answer), abstained (the model or the check
+    found no answer), not_asked (the check abstained first)."""
+
+    prompt_id: str
+    model: str
+    status: str
+    problems: list[dict] = field(default_factory=list)
+    dropped: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    error: str = ""  # the kind of endpoint failure: timeout, rate_limit, server_error, unreachable, malformed
+    draft: str = ""  # what the model wrote, before validation
+
+    def record(self) -> dict:
+        return {"prompt_id": self.prompt_id, "model": self.model, "status": self.status,
+                "validation_ok": self.status in ("ok", "abstained") and not self.problems,
+                "problems": self.problems, "dropped": self.dropped, "tokens_in": self.tokens_in,
+                "tokens_out": self.tokens_out, "error": self.error, "draft": self.draft}
+
+
+@dataclass
 class Answer:
     question: str
     text: str
@@ -211,3 +235,4 @@ class Answer:
     follow_up: bool = False
     abstain_reason: str = ""  # why the check refused a candidate answer (for evals, never shown as is)
     turn: Turn | None = None  # this exchange as conversation state for the next question
+    generation: Generation | None = None  # set when a chat model was configured
