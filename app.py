@@ -420,7 +420,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpx2", "openai"):  # one line per request, with the endpoint's address
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = get_settings()
     try:
         users = Users.from_settings(settings.app, settings.users_path)

@@ -20,7 +20,8 @@ from .runner import run_questions, write_jsonl
 CHART_METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10", "fact_accuracy", "citation_support",
                  "correct_abstention")
 TABLE_METRICS = CHART_METRICS + ("citation_precision", "false_abstention", "latency_p50_ms", "latency_p95_ms",
-                                 "answer_chars_median")
+                                 "answer_chars_median", "llm_asked", "validation_failure_rate", "llm_unavailable",
+                                 "tokens_per_answer")
 KIND_METRICS = ("mrr@10", "fact_accuracy")  # per kind of question: does a configuration lose anywhere?
 
 
@@ -37,6 +38,11 @@ def default_configs(settings: Settings) -> list[Config]:
     if settings.retrieval.reranker_model:
         configs.append(Config("hybrid+rerank", "hybrid", {"reranker_model": settings.retrieval.reranker_model}))
     return configs
+
+
+def llm_configs(model: str) -> list[Config]:
+    """The quoted answers and the configured chat model's, on the same retrieval."""
+    return [Config("extractive", "hybrid", {"llm_provider": "none"}), Config(f"LLM ({model})", "hybrid")]
 
 
 def dense_weight_configs(weights: list[float]) -> list[Config]:
@@ -92,7 +98,8 @@ def render_markdown(payload: dict) -> str:
         cells = []
         for n in names:
             value = payload["results"][n]["metrics"].get(metric)
-            cells.append("" if value is None else (f"{value:.0f}" if metric.endswith(("_ms", "median")) else f"{value:.3f}"))
+            whole = metric.endswith(("_ms", "median", "per_answer"))
+            cells.append("" if value is None or value != value else (f"{value:.0f}" if whole else f"{value:.3f}"))
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     lines += ["", f"![chart]({payload['name']}.png)", ""]
     for metric in KIND_METRICS:

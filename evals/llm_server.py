@@ -1,12 +1,13 @@
 """A small OpenAI-compatible chat server on loopback that answers from a script: for tests, the
 browser test and trying the LLM path without a model.
 
-    python -m evals.llm_server [--port 8765] [--script steps.json]
+    python -m evals.llm_server [--port 8765] [--script steps.json] [--token-delay 0.05]
 
 It speaks ``POST /v1/chat/completions`` (plain and streamed as server-sent events, with usage) and
 ``GET /v1/models``. Each request takes the next step of the script; when the script is used up (or
 there is none) it answers by quoting: the sentence of source 1 in the prompt that shares most words
-with the question, cited [1] — an answer that passes validation. Steps:
+with the question, cited [1] — an answer that passes validation (and a request to condense a
+follow-up gets the question back unchanged). Steps:
 
     {"reply": "text"}        answer with this text
     {"status": 429}          fail with this HTTP status (429 carries retry-after: 0)
@@ -36,6 +37,8 @@ def quote_answer(prompt: str) -> str:
     """What a careful model would write: one sentence of source 1, verbatim, cited."""
     source = _SOURCE.search(prompt)
     question = _QUESTION.search(prompt)
+    if "<sources>" not in prompt and (last := re.search(r"Sidste spørgsmål: (.*)\s*$", prompt)):
+        return last.group(1).strip()  # asked to condense a follow-up: it leaves the question as it is
     if not source:
         return "Det fremgår ikke af dokumenterne."
     wanted = {w.lower() for w in re.findall(r"\w{4,}", question.group(1) if question else "")}
@@ -47,8 +50,9 @@ def quote_answer(prompt: str) -> str:
 class ScriptedLLMServer:
     """The server on 127.0.0.1 in a background thread; ``requests`` keeps each request's messages."""
 
-    def __init__(self, script: list[dict] | None = None, port: int = 0) -> None:
+    def __init__(self, script: list[dict] | None = None, port: int = 0, token_delay: float = 0.0) -> None:
         self.script = list(script or [])
+        self.token_delay = token_delay  # seconds between streamed tokens, to watch an answer grow
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         server = self
@@ -111,6 +115,7 @@ class ScriptedLLMServer:
 
                 event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
                 for i, token in enumerate(re.findall(r"\S+\s*", reply)):
+                    time.sleep(server.token_delay)
                     event({"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]})
                     if drop and i == 0:
                         self.close_connection = True
@@ -152,9 +157,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--script", help="a JSON file with a list of steps (see the module's docstring)")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between streamed tokens")
     args = parser.parse_args()
     script = json.loads(open(args.script, encoding="utf-8").read()) if args.script else []
-    server = ScriptedLLMServer(script, args.port)
+    server = ScriptedLLMServer(script, args.port, args.token_delay)
     print(f"Scripted chat server on {server.url} (KB_LLM_PROVIDER=openai KB_LLM_BASE_URL={server.url} "
           f"KB_LLM_MODEL=scripted)", flush=True)
     try:

@@ -103,7 +103,24 @@ def evaluate(questions: list[dict], records: list[dict]) -> Report:
     lengths = [len(r.get("answer", "")) for r in records if not r.get("abstained")]
     m["answer_chars_median"] = statistics.median(lengths) if lengths else 0.0
     m["questions"] = len(questions)
+    m.update(generation_metrics(records))
     return rep
+
+
+def generation_metrics(records: list[dict]) -> dict[str, float]:
+    """For runs through a chat model (records with ``generation``): how often it was asked, how often
+    its answer failed validation (sentences dropped, or replaced by the quotes), how often the
+    endpoint failed, and the tokens an asked answer cost."""
+    runs = [r["generation"] for r in records if r.get("generation")]
+    asked = [g for g in runs if g.get("status") != "not_asked"]
+    if not runs:
+        return {}
+    share = (lambda n: n / len(asked)) if asked else (lambda n: float("nan"))
+    tokens = [g.get("tokens_in", 0) + g.get("tokens_out", 0) for g in asked if g.get("status") != "unavailable"]
+    return {"llm_asked": len(asked) / len(runs),
+            "validation_failure_rate": share(sum(g.get("status") in ("repaired", "fallback") for g in asked)),
+            "llm_unavailable": share(sum(g.get("status") == "unavailable" for g in asked)),
+            "tokens_per_answer": statistics.fmean(tokens) if tokens else float("nan")}
 
 
 # Metrics that say something for a group of a few questions; latency and counts stay overall.

@@ -58,14 +58,23 @@ app = _Typer(add_completion=False, no_args_is_help=True, help="Vidensbase over s
 def _setup_logging() -> None:
     level = get_settings().log_level.upper()
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
-    for noisy in ("chromadb", "httpx", "urllib3"):
+    for noisy in ("chromadb", "httpx", "httpx2", "urllib3", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _knowledge_base(mode: str = "hybrid"):
+def _knowledge_base(mode: str = "hybrid", llm: bool = True):
+    """The knowledge base as configured; ``llm=False`` quotes even when a chat model is configured
+    (evaluation measures the quoted answers unless asked for the model's)."""
     from .service import KnowledgeBase
 
-    return KnowledgeBase(get_settings(), mode=mode)  # type: ignore[arg-type]
+    settings = get_settings() if llm else get_settings().override(llm_provider="none")
+    return KnowledgeBase(settings, mode=mode)  # type: ignore[arg-type]
+
+
+def _require_llm() -> None:
+    if get_settings().llm.llm_provider == "none":
+        raise typer.BadParameter("--llm kræver en sprogmodel: sæt KB_LLM_PROVIDER, KB_LLM_BASE_URL og KB_LLM_MODEL "
+                                 "(README, Sprogmodel).")
 
 
 @app.command()
@@ -137,6 +146,8 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
         return
     out = Console(highlight=False, emoji=False)  # document text is printed as is: no markup, no ':x:' emoji
     out.print(answer.text, markup=False)
+    if answer.generation is not None and answer.generation.status in ("ok", "repaired"):
+        out.print(f"({answer.generation.model}) {msg('llm_checked', answer.language)}", style="dim", markup=False)
     if answer.citations:
         out.print("\nKilder" if answer.language == "da" else "\nSources", style="bold")
         for c in answer.citations:
@@ -175,7 +186,8 @@ def eval_(ctx: typer.Context,
           questions: Optional[Path] = typer.Option(None, "--questions", exists=True,
                                                    help="En JSONL-fil eller en mappe med JSONL-filer"),
           out: Optional[Path] = typer.Option(None, "--out"),
-          mode: str = typer.Option("hybrid", help="hybrid | dense | bm25")) -> None:
+          mode: str = typer.Option("hybrid", help="hybrid | dense | bm25"),
+          llm: bool = typer.Option(False, "--llm", help="Lad den konfigurerede sprogmodel skrive svarene")) -> None:
     """Kør et spørgsmålssæt og skriv én JSON-record pr. spørgsmål (kontrakten i DESIGN.md)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -183,7 +195,9 @@ def eval_(ctx: typer.Context,
         raise typer.BadParameter("brug: kb eval --questions Q.jsonl --out R.jsonl")
     from evals.runner import run_questions, write_jsonl
 
-    kb = _knowledge_base(mode)
+    if llm:
+        _require_llm()
+    kb = _knowledge_base(mode, llm=llm)
     if kb.store.count() == 0:  # an evaluator on a fresh checkout should not need a separate step
         console.print(f"Vidensbasen er tom: indlæser {kb.settings.corpus_dir} først.")
         kb.ingest()
@@ -201,12 +215,28 @@ def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True)
                  name: str = typer.Option("retrieval", help="Rapportens navn: evals/reports/NAME.md"),
                  chunk_sizes: str = typer.Option("", help="Sammenlign chunk-størrelser i stedet, fx 500,800,1200"),
                  dense_weights: str = typer.Option("", help="Sammenlign vægte for den semantiske søgning i RRF, fx 0.5,1"),
+                 llm: bool = typer.Option(False, "--llm", help="Sammenlign de citerede svar med sprogmodellens"),
                  out_dir: Path = typer.Option(Path("evals/reports"), "--out-dir")) -> None:
     """Kør navngivne konfigurationer side om side og skriv rapport (Markdown + PNG + JSON)."""
-    from evals.compare import chunk_size_configs, compare, default_configs, dense_weight_configs, render_markdown
+    from evals.compare import (
+        chunk_size_configs,
+        compare,
+        default_configs,
+        dense_weight_configs,
+        llm_configs,
+        render_markdown,
+    )
+
+    from .llm import describe
 
     settings = get_settings()
-    if chunk_sizes:
+    if llm:
+        _require_llm()
+    else:  # retrieval and chunking are compared on the quoted answers
+        settings = settings.override(llm_provider="none")
+    if llm:
+        configs = llm_configs(describe(settings.llm))
+    elif chunk_sizes:
         configs = chunk_size_configs([int(n) for n in chunk_sizes.split(",")])
     elif dense_weights:
         configs = dense_weight_configs([float(w) for w in dense_weights.split(",")])
@@ -417,6 +447,13 @@ def info() -> None:
     kb = _knowledge_base()
     out = Console(highlight=False, emoji=False)  # titles and file names are printed as they are
     out.print(f"Model: {kb.embeddings.model_id} ({kb.embeddings.dimension} dim)")
+    from .llm import describe
+    from .prompts import PROMPT_ID
+
+    if kb.writer is not None:
+        out.print(f"Sprogmodel: {describe(kb.settings.llm)} (prompt {PROMPT_ID}); svarene kontrolleres mod kilderne")
+    else:
+        out.print("Sprogmodel: ingen (svar er ordrette citater)")
     out.print(f"Vidensbase: {kb.store.location}")
     out.print(f"Tekststykker: {kb.store.count()}")
     try:

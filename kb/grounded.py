@@ -21,7 +21,7 @@ from .messages import msg
 from .prompts import PROMPT_ID, condense_messages, grounded_messages
 from .text import words
 from .types import Answer, Citation, Generation, Hit, Query, Turn
-from .validate import Sentence, validate
+from .validate import Sentence, is_abstention, validate
 
 log = logging.getLogger(__name__)
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
@@ -108,7 +108,9 @@ class GroundedAnswerer:
             log.warning("Chat model failed while condensing (%s); the rules are used", failure_kind(exc))
             return None
         text = reply.content.strip() if isinstance(reply.content, str) else ""
-        return text.splitlines()[0].strip() if text and len(text) < 4 * len(question) + 200 else None
+        line = text.splitlines()[0].strip() if text else ""
+        # A rewrite is a question of about the same length, not an answer or a refusal.
+        return line if line and len(line) < 4 * len(question) + 200 and not is_abstention(line) else None
 
 
 def _renumbered(kept: list[Sentence], sources: list[Hit]) -> tuple[str, list[Citation]]:

@@ -427,3 +427,70 @@ def test_citations_link_to_their_source_cards_and_every_answer_keeps_its_sources
             page.screenshot(path=str(ARTIFACTS / f"ux-{name}-documents.png"), full_page=True)
             page.close()
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def llm_app_server(corpus_kb, tmp_path_factory):
+    """The scripted OpenAI-compatible server (python -m evals.llm_server) and app.py configured to use
+    it, each in its own process on a free loopback port; yields the app's url."""
+    import sys
+    import time
+
+    from evals.load import free_port
+
+    data_dir, env = app_data_copy(corpus_kb, tmp_path_factory, "llm-app")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "evals.llm_server", "--port", str(port), "--token-delay", "0.15"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.2)
+    env.update(KB_LLM_PROVIDER="openai", KB_LLM_BASE_URL=f"http://127.0.0.1:{port}/v1", KB_LLM_MODEL="scripted",
+               KB_LLM_API_KEY="sk-browser-test-key")
+    proc, url = start_app(env, data_dir.parent / "app.log")
+    yield url, data_dir
+    stop_app(proc)
+    server.terminate()
+    server.wait(timeout=10)
+    assert "sk-browser-test-key" not in (data_dir.parent / "app.log").read_text()
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
+def test_browser_a_model_written_answer_streams_and_shows_that_it_was_checked(llm_app_server):
+    """With a chat model configured the answer grows token by token in the bubble; when it is complete
+    it is validated, cited and marked as checked against its sources."""
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    url, _ = llm_app_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="da-DK")
+        page.goto(url)
+        box = page.locator("#kb-question textarea")
+        box.fill("Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?")
+        box.press("Enter")
+        seen: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            bots = _bot_messages(page)
+            text = bots.last.inner_text() if bots.count() else ""
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+            if "kontrolleret mod de citerede kilder" in text:
+                break
+            time.sleep(0.1)
+        final = seen[-1]
+        assert "kontrolleret mod de citerede kilder" in final and "[1]" in final and "31. maj 2025" in final
+        growing = [t for t in seen if "Forbereder" not in t and "kontrolleret" not in t]
+        assert len(growing) >= 2 and len(growing[0]) < len(growing[-1])  # it streamed, it did not arrive whole
+        page.locator("#kb-sources .kb-source").first.wait_for(timeout=30_000)
+        assert "31. maj 2025" in page.locator("#kb-sources").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "chat-llm-desktop-1280x800.png"), full_page=True)
+        browser.close()

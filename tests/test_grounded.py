@@ -189,3 +189,50 @@ def test_with_a_model_a_follow_up_is_condensed_by_it(corpus_kb, llm_server):
     answer = kb.ask("Hvornår skal den sendes?", history=[first.turn])
     assert answer.follow_up and answer.retrieval_query.startswith("Hvornår skal afrapporteringen om døgnbehandling")
     assert "Hvornår skal den sendes?" in json.dumps(llm_server.requests[-2]["messages"], ensure_ascii=False)
+
+
+def test_the_cli_evaluates_through_the_model_only_when_asked_and_never_shows_the_key(corpus_kb, llm_server, kb_env,
+                                                                                     tmp_path):
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    runner = CliRunner()
+    kb_env(data_dir=corpus_kb.settings.data_dir, corpus_dir=corpus_kb.settings.corpus_dir, llm_provider="none")
+    refused = runner.invoke(app, ["eval", "--llm", "--questions", "evals/questions/dev.jsonl", "--out",
+                                  str(tmp_path / "r.jsonl")])
+    assert refused.exit_code != 0 and "KB_LLM_PROVIDER" in refused.output
+    kb_env(llm_provider="openai", llm_base_url=llm_server.url, llm_model="scripted", llm_api_key="sk-cli-secret")
+    rows = tmp_path / "q.jsonl"
+    rows.write_text(json.dumps({"id": "q1", "question": QUESTION}) + "\n", encoding="utf-8")
+    quoted = runner.invoke(app, ["eval", "--questions", str(rows), "--out", str(tmp_path / "quoted.jsonl")])
+    written = runner.invoke(app, ["eval", "--llm", "--questions", str(rows), "--out", str(tmp_path / "llm.jsonl")])
+    assert quoted.exit_code == 0 and written.exit_code == 0, written.output
+    assert "generation" not in json.loads((tmp_path / "quoted.jsonl").read_text(encoding="utf-8"))
+    record = json.loads((tmp_path / "llm.jsonl").read_text(encoding="utf-8"))
+    assert record["generation"]["status"] == "ok" and record["generation"]["prompt_id"]
+    info = runner.invoke(app, ["info"])
+    shown = info.output + written.output + (tmp_path / "llm.jsonl").read_text(encoding="utf-8")
+    assert "openai:scripted" in info.output and "sk-cli-secret" not in shown
+
+
+def test_llm_settings_are_checked_and_the_key_stays_secret(monkeypatch):
+    from kb.config import load_settings
+    from kb.errors import ConfigError, KBError
+    from kb.llm import build_chat_model
+
+    monkeypatch.setenv("KB_LLM_PROVIDER", "gpt")
+    with pytest.raises(KBError, match="KB_LLM_PROVIDER"):
+        load_settings()
+    monkeypatch.setenv("KB_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("KB_LLM_API_KEY", "sk-never-shown")
+    settings = load_settings()
+    assert "sk-never-shown" not in repr(settings) + settings.model_dump_json()
+    with pytest.raises(ConfigError, match="KB_LLM_MODEL"):
+        build_chat_model(settings.llm)
+    monkeypatch.setenv("KB_LLM_MODEL", "gpt-4o-mini")
+    with pytest.raises(ConfigError, match="KB_LLM_BASE_URL"):
+        build_chat_model(load_settings().llm)
+    monkeypatch.setenv("KB_LLM_PROVIDER", "ollama")
+    assert type(build_chat_model(load_settings().llm)).__name__ == "ChatOllama"  # built; nothing is contacted
+    assert build_chat_model(load_settings(llm={"llm_provider": "none"}).llm) is None
