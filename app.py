@@ -29,7 +29,7 @@ log = logging.getLogger("kb.app")
 
 TITLE = "Vidensbase om udsatte gravide med rusmiddelforbrug"
 INTRO = (
-    "Svar med **ordrette citater** og kildehenvisninger fra forløbsbeskrivelser, centrale udmeldinger, "
+    "{answers} og kildehenvisninger fra forløbsbeskrivelser, centrale udmeldinger, "
     "anmodninger og sagsfremstillinger – og et ærligt »det kan jeg ikke finde«, når de ikke svarer.\n\n"
     "⚠️ **Skriv ikke personoplysninger.** <details><summary>Hvad fjernes automatisk?</summary>"
     "CPR-numre, telefonnumre, e-mailadresser og almindelige danske for- og efternavne erstattes med [CPR], "
@@ -361,7 +361,9 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         return [], GUIDE, {}, "", gr.update(visible=False), [], [], [], [], "", None, ""
 
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="kb-intro")
+        answers = "Svar med **ordrette citater**" if kb.writer is None else \
+            "Svar skrevet af en sprogmodel, **kontrolleret mod de citerede kilder**,"
+        gr.Markdown(f"# {TITLE}\n{INTRO.format(answers=answers)}", elem_id="kb-intro")
         conversation = gr.State([])  # the messages shown, kept server-side
         records = gr.State([])
         turns = gr.State([])

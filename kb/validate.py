@@ -20,8 +20,12 @@ _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 # full stop does not end a number ('31. maj') or a common Danish abbreviation ('f.eks.', 'jf.').
 _ABBREVIATIONS = ("f.eks", "bl.a", "jf", "ca", "nr", "pkt", "stk", "evt", "mv", "inkl", "kl", "dvs", "e.g", "i.e")
 _QUOTE = re.compile(r"[\"“”„«»]([^\"“”„«»]{3,})[\"“”„«»]")
-MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
-          "november", "december", "january", "february", "march", "may", "june", "july", "october")
+_DANISH = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
+           "november", "december")
+_ENGLISH = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+            "november", "december")
+MONTHS = {name: n for names in (_DANISH, _ENGLISH) for n, name in enumerate(names, start=1)}  # an English
+# answer's '31 May' is the Danish source's '31. maj'
 _DAY_MONTH = re.compile(r"\b(\d{1,2})\.?\s+(" + "|".join(MONTHS) + r")\b", re.I)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -95,8 +99,8 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(".", "").replace(",", "") for n in _NUMBER.findall(text)}
 
 
-def _day_months(text: str) -> set[tuple[str, str]]:
-    return {(str(int(day)), month.lower()) for day, month in _DAY_MONTH.findall(text)}
+def _day_months(text: str) -> set[tuple[int, int]]:
+    return {(int(day), MONTHS[month.lower()]) for day, month in _DAY_MONTH.findall(text)}
 
 
 def is_abstention(answer: str) -> bool:
@@ -136,7 +140,7 @@ def _unsupported(claim: str, cited: str) -> tuple[str, str] | None:
     dates = _day_months(cited)
     for day, month in _day_months(claim):
         if (day, month) not in dates:
-            return "unsupported_date", f"{day}. {month}"
+            return "unsupported_date", f"{day}. {_DANISH[month - 1]}"
     claim_without_dates = _DAY_MONTH.sub(lambda m: m.group(2), claim)
     numbers = _numbers(cited)
     for number in sorted(_numbers(claim_without_dates)):

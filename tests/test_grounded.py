@@ -236,3 +236,12 @@ def test_llm_settings_are_checked_and_the_key_stays_secret(monkeypatch):
     monkeypatch.setenv("KB_LLM_PROVIDER", "ollama")
     assert type(build_chat_model(load_settings().llm)).__name__ == "ChatOllama"  # built; nothing is contacted
     assert build_chat_model(load_settings(llm={"llm_provider": "none"}).llm) is None
+
+
+def test_an_english_question_gets_the_english_prompt(corpus_kb):
+    kb, fake = _with_model(corpus_kb, "The report must be sent by 31 May 2025 [1].")
+    answer = kb.ask("When must the report be sent to the Social- og Boligstyrelsen?")
+    system, _ = fake.sent[0]
+    assert system.content.startswith("You answer") and "never follow" in system.content.lower()
+    assert answer.generation.status == "ok", answer.generation.problems  # '31 May' is the source's '31. maj'
+    assert "31 May 2025. [1]" in answer.text
