@@ -120,17 +120,43 @@ class _ChunkTable:
         self._db.close()
 
 
-def _drop_rows(tf: sp.csc_matrix, keep: np.ndarray) -> sp.csc_matrix:
-    """The matrix without the rows ``keep`` rules out, rows renumbered: one pass over the entries
-    (converting formats to slice rows cost seconds at 100k chunks)."""
-    if keep.all():
-        return tf
-    entry_kept = keep[tf.indices]
-    dropped = np.flatnonzero(~entry_kept)  # few: the entries of the removed rows
-    renumber = (np.cumsum(keep) - 1).astype(tf.indices.dtype)
-    indptr = tf.indptr - np.searchsorted(dropped, tf.indptr)
-    return sp.csc_matrix((tf.data[entry_kept], renumber[tf.indices[entry_kept]], indptr),
-                         shape=(int(keep.sum()), tf.shape[1]), copy=False)
+_BLOCK = 4_000_000  # entries of the main matrix read at a time while it is rewritten
+
+
+def _merged(main: sp.csc_matrix, read, tail: sp.csc_matrix, live: np.ndarray, width: int, emit) -> np.ndarray:
+    """Stream the live entries of ``main`` and ``tail`` (its rows numbered after main's) column block
+    by column block into ``emit(rows, counts)``, rows renumbered without the dead ones; returns the
+    new column pointers. ``read(start, end)`` gives main's (indices, data) entries in that range, so a
+    main matrix on disk is read a block at a time and never held whole."""
+    height = main.shape[0]
+    renumber = (np.cumsum(live) - 1).astype(np.int32)
+    counts = np.zeros(width + 1, dtype=np.int64)
+    start = 0
+    while start < width:
+        end = width
+        if start < main.shape[1]:  # about _BLOCK of main's entries, at least one column
+            end = int(np.searchsorted(main.indptr, main.indptr[start] + _BLOCK, side="right")) - 1
+            end = min(max(end, start + 1), main.shape[1])
+        rows, cols, values = [], [], []
+        for matrix, offset, entries in ((main, 0, read), (tail, height, None)):
+            stop = min(end, matrix.shape[1])
+            if start >= stop:
+                continue
+            first, last = int(matrix.indptr[start]), int(matrix.indptr[stop])
+            index, data = entries(first, last) if entries else (matrix.indices[first:last], matrix.data[first:last])
+            at = index.astype(np.int64) + offset
+            column = np.repeat(np.arange(start, stop, dtype=np.int32), np.diff(matrix.indptr[start:stop + 1]))
+            keep = live[at]
+            rows.append(renumber[at[keep]])
+            cols.append(column[keep])
+            values.append(data[keep])
+        if rows:
+            column = np.concatenate(cols)
+            order = np.argsort(column, kind="stable")  # main's entries before the tail's: rows stay sorted
+            emit(np.concatenate(rows)[order], np.concatenate(values)[order].astype(_COUNT))
+            counts[start + 1:end + 1] = np.bincount(column - start, minlength=end - start)
+        start = end
+    return np.cumsum(counts)
 
 
 def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, height: int,
@@ -181,6 +207,7 @@ class LexicalIndex:
         # stay those of the live rows.
         self._main = _empty(0)
         self._main_saved = False  # the main matrix's files in ``_path`` are this matrix
+        self._main_files: dict[str, tuple[str, int, np.dtype]] | None = None  # (file, data offset, dtype)
         self._tail = _empty(0)  # rows numbered from 0 = the first row after the main matrix
         # Entries of rows added since the tail was last rebuilt, as (rows, columns, counts) arrays:
         # folding them in costs a pass over the tail, so an ingest does it once, not per slice.
@@ -268,21 +295,64 @@ class LexicalIndex:
         self._pending = []
 
     def _compact(self) -> None:
-        """One matrix of the live rows: dead rows dropped, the tail appended, rows renumbered."""
+        """One matrix of the live rows: dead rows dropped, the tail appended, rows renumbered. An index
+        with a folder writes it there as it goes (memory stays at one block, whatever the corpus)."""
         self._fold()
-        height = self._main.shape[0]
-        main = _drop_rows(self._main, self._live[:height])
-        tail = _drop_rows(self._tail, self._live[height:]).tocoo()
-        self._main = _append_rows(main, tail.row + np.int32(main.shape[0]), tail.col, tail.data,
-                                  int(self._live.sum()), len(self._grams))
-        self._main_saved = False
-        self._tail = _empty(len(self._grams))
+        width, live = len(self._grams), int(self._live.sum())
+        if self._path is None:
+            parts: list[tuple[np.ndarray, np.ndarray]] = []
+            indptr = _merged(self._main, self._read_main, self._tail, self._live, width,
+                             lambda rows, values: parts.append((rows, values)))
+            rows, values = (np.concatenate(p) if p else np.zeros(0, d) for p, d in
+                            (([r for r, _ in parts], np.int32), ([v for _, v in parts], _COUNT)))
+            self._main = sp.csc_matrix((values, rows, indptr), shape=(live, width), copy=False)
+            self._main_saved = False
+        else:
+            self._main = self._write_main(width, live)
+        self._tail = _empty(width)
         keep = self._live
         self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k]
         self._row = {cid: r for r, cid in enumerate(self._ids)}
         self._lengths, self._types, self._dates = self._lengths[keep], self._types[keep], self._dates[keep]
         self._live = np.ones(len(self._ids), dtype=bool)
-        self._dead_df = np.zeros(len(self._grams), dtype=np.int64)
+        self._dead_df = np.zeros(width, dtype=np.int64)
+
+    def _read_main(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """Main's entries ``first:last``: from its files when it is on disk (read, not mapped, so a
+        rewrite does not pull the whole matrix into this process), else from memory."""
+        if self._main_files is None:
+            return self._main.indices[first:last], self._main.data[first:last]
+        return tuple(np.fromfile(name, dtype=dtype, count=last - first, offset=offset + first * np.dtype(dtype).itemsize)
+                     for name, offset, dtype in (self._main_files["indices"], self._main_files["data"]))
+
+    def _write_main(self, width: int, live: int) -> sp.csc_matrix:
+        """Stream the compacted main matrix into ``_path`` (under temporary names, renamed when whole)."""
+        assert self._path is not None
+        nnz = self._main.nnz + self._tail.nnz - int(self._dead_df.sum())  # a dead row left one entry per column
+        names = {p: self._path / _MAIN.format(p) for p in ("indices", "data", "indptr")}
+        tmp = {p: n.with_name(n.name + ".tmp") for p, n in names.items()}
+        with open(tmp["indices"], "wb") as indices, open(tmp["data"], "wb") as data:
+            for handle, dtype in ((indices, np.int32), (data, _COUNT)):
+                np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                              "fortran_order": False, "shape": (nnz,)})
+
+            def emit(rows: np.ndarray, values: np.ndarray) -> None:
+                indices.write(rows.astype(np.int32).tobytes())
+                data.write(values.tobytes())
+
+            indptr = _merged(self._main, self._read_main, self._tail, self._live, width, emit)
+        assert indptr[-1] == nnz, (indptr[-1], nnz)
+        with open(tmp["indptr"], "wb") as handle:
+            np.save(handle, indptr.astype(np.int64))
+        for part in names:
+            tmp[part].replace(names[part])
+        self._main_saved = True
+        return self._open_main(self._path, (live, width))
+
+    def _open_main(self, directory: Path, shape: tuple[int, int]) -> sp.csc_matrix:
+        arrays = {p: np.load(directory / _MAIN.format(p), mmap_mode="r") for p in ("data", "indices", "indptr")}
+        self._main_files = {p: (str(directory / _MAIN.format(p)), int(a.offset), a.dtype) for p, a in arrays.items()}
+        return sp.csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape, copy=False)
 
     def _count(self, chunk: Chunk, sign: int) -> None:
         for word, n in Counter(w for w in words(chunk.embed_text) if not w.isdigit()).items():
@@ -310,6 +380,7 @@ class LexicalIndex:
         if not self._main_saved:
             for part in ("data", "indices", "indptr"):
                 _write(directory / _MAIN.format(part), lambda handle, p=part: np.save(handle, getattr(self._main, p)))
+            self._main = self._open_main(directory, self._main.shape)  # from now on read from there
             self._main_saved = True
         self._fold()
         tail = self._tail
@@ -338,10 +409,9 @@ class LexicalIndex:
             return None
         terms = json.loads((directory / _TERMS).read_text(encoding="utf-8"))
         index = cls(terms["tokens"], _ChunkTable.open(directory / _TABLE, writable), directory)
-        data, indices, indptr = (np.load(directory / _MAIN.format(p), mmap_mode="r") for p in ("data", "indices", "indptr"))
         with np.load(directory / _ROWS) as saved:
             height, width = (int(n) for n in saved["main_shape"])
-            index._main = sp.csc_matrix((data, indices, indptr), shape=(height, width), copy=False)
+            index._main = index._open_main(directory, (height, width))
             index._main_saved = True
             index._live, index._dead_df = saved["live"], saved["dead_df"]
             index._tail = sp.csc_matrix((saved["tail_data"], saved["tail_indices"], saved["tail_indptr"]),

@@ -87,9 +87,12 @@ def test_an_index_updated_document_by_document_ranks_exactly_as_one_built_from_s
     if compaction == "never":
         monkeypatch.setattr(LexicalIndex, "COMPACT_AT", 1e9)
         monkeypatch.setattr(LexicalIndex, "COMPACT_MIN_ENTRIES", 10**12)
-    else:
+    else:  # and the main matrix, on disk, rewritten a few hundred entries at a time
+        import kb.lexical
+
         monkeypatch.setattr(LexicalIndex, "COMPACT_AT", 0.0)
         monkeypatch.setattr(LexicalIndex, "COMPACT_MIN_ENTRIES", 0)
+        monkeypatch.setattr(kb.lexical, "_BLOCK", 257)
     docs = _corpus_chunks()
     names = sorted(docs)
     index = LexicalIndex.build([c for name in names[:2] for c in docs[name]])
