@@ -8,7 +8,10 @@ its peak RSS comes from the kernel (``wait4``), so it includes the model, Chroma
 ``--embedder model`` runs the real command with the packaged model (about 35 chunks/s here, so 100 MB
 takes hours); ``--embedder hash`` runs the same pipeline with a deterministic hash embedder, which
 measures what the pipeline itself keeps in memory. The converted model is built once beforehand into
-a shared folder, so its one-time conversion is reported on its own.
+a shared folder, so its one-time conversion is reported on its own. ``--chroma-server`` puts the
+vectors in a Chroma server started for each size (``kb store serve`` on a free loopback port), as a
+large deployment would: the ingest process then holds no vector index, and the server's own peak is
+reported beside it.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +84,31 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return time.perf_counter() - started, usage.ru_maxrss / 1024, tail
 
 
+def _chroma_server(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """``kb store serve`` on a free loopback port, once it answers."""
+    from evals.load import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "store", "serve", "--path", str(folder), "--port",
+                             str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
+            return proc, port
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the Chroma server did not start")
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, nargs="+", default=[1, 10, 100])
@@ -87,6 +116,7 @@ def main() -> None:
     parser.add_argument("--file-mb", type=float, default=FILE_MB, help="largest generated file (raise "
                         "KB_MAX_FILE_MB to match for files over 25 MB)")
     parser.add_argument("--out", type=Path, help="append the table to this Markdown file")
+    parser.add_argument("--chroma-server", action="store_true", help="vectors in a Chroma server, not in the ingest")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -99,18 +129,29 @@ def main() -> None:
         if args.embedder == "model":
             seconds, rss, _ = _run([sys.executable, "-c", "from kb.e5_convert import packaged_model_dir; "
                                     f"packaged_model_dir(__import__('pathlib').Path({str(models)!r}))"], env)
-            rows.append(("one-time model conversion", "–", f"{seconds:.0f}", f"{rss:.0f}", ""))
+            rows.append(("one-time model conversion", "–", f"{seconds:.0f}", f"{rss:.0f}", "–", ""))
         for mb in args.mb:
             work = Path(tmp) / f"mb{mb:g}"
             files = generate(work / "corpus", mb, file_mb=args.file_mb)
             run_env = {**env, "KB_DATA_DIR": str(work / "data"), "KB_CORPUS_DIR": str(work / "corpus")}
+            server = None
+            if args.chroma_server:
+                server, port = _chroma_server(work / "chroma-server", env)
+                run_env.update(KB_CHROMA_HOST="127.0.0.1", KB_CHROMA_PORT=str(port))
             command = ([sys.executable, "-m", "kb.cli", "ingest"] if args.embedder == "model" else
                        [sys.executable, "-m", "evals.bench_memory", "--child", str(work / "data"), str(work / "corpus")])
-            seconds, rss, tail = _run(command, run_env)
-            rows.append((f"{mb:g} MB", str(files), f"{seconds:.0f}", f"{rss:.0f}", tail[:120]))
+            try:
+                seconds, rss, tail = _run(command, run_env)
+                server_mb = f"{_peak_mb(server.pid):.0f}" if server else "–"
+            finally:
+                if server:
+                    server.terminate()
+                    server.wait(timeout=30)
+            rows.append((f"{mb:g} MB", str(files), f"{seconds:.0f}", f"{rss:.0f}", server_mb, tail[:120]))
             print(rows[-1], flush=True)
-    table = [f"Ingest memory, embedder: {args.embedder}", "",
-             "| text | files | seconds | peak RSS, MB | last line |", "|---|---|---|---|---|"]
+    where = "a Chroma server" if args.chroma_server else "the embedded store"
+    table = [f"Ingest memory, embedder: {args.embedder}, vectors in {where}", "",
+             "| text | files | seconds | peak RSS, MB | Chroma server peak, MB | last line |", "|---|---|---|---|---|---|"]
     table += [f"| {' | '.join(r)} |" for r in rows]
     print("\n".join(table))
     if args.out:
