@@ -73,12 +73,30 @@ def zscore_fusion(rankings: Rankings, weights: dict[str, float] | None = None) -
     return _ordered(hits)
 
 
+def keep_best(fused: list[Hit], rankings: Rankings, within: int) -> list[Hit]:
+    """The fused order with each retriever's first hit moved up to place ``within`` if the fusion put
+    it lower: a passage one retriever is surest of stays in sight, however many near-duplicates the
+    other retriever's candidates are full of."""
+    if within <= 0:
+        return fused
+    order = list(fused)
+    for ranking in rankings.values():
+        if not ranking:
+            continue
+        best = next(h for h in order if h.chunk.chunk_id == ranking[0][0].chunk_id)
+        if order.index(best) >= within:
+            order.remove(best)
+            order.insert(within - 1, best)
+    return order
+
+
 class HybridRetriever:
     def __init__(self, store: VectorStore, lexical: LexicalIndex, reranker: Reranker, settings: RetrievalSettings,
                  mode: Mode = "hybrid") -> None:
         self.store, self.lexical, self.reranker = store, lexical, reranker
         self.candidates, self.rrf_k, self.dense_weight = settings.candidates, settings.rrf_k, settings.dense_weight
         self.fusion: Fusion = settings.fusion
+        self.keep_best = settings.keep_best
         self.mode = mode
 
     def retrieve(self, text: str, vector: list[float] | None, k: int,
@@ -94,7 +112,7 @@ class HybridRetriever:
         weights = {"dense": self.dense_weight}
         fused = (zscore_fusion(rankings, weights) if self.fusion == "zscore"
                  else reciprocal_rank_fusion(rankings, self.rrf_k, weights))
-        reranked = self.reranker.rerank(text, fused)
+        reranked = self.reranker.rerank(text, keep_best(fused, rankings, self.keep_best))
         return reranked[:k]
 
 

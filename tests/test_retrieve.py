@@ -1,7 +1,7 @@
 import pytest
 
 from kb.rerank import NoReranker
-from kb.retrieve import HybridRetriever, reciprocal_rank_fusion, zscore_fusion
+from kb.retrieve import HybridRetriever, keep_best, reciprocal_rank_fusion, zscore_fusion
 from kb.types import Chunk, DocumentMeta, SearchFilter
 
 
@@ -29,6 +29,20 @@ def test_zscore_fusion_follows_the_retriever_that_is_sure():
     fused = zscore_fusion({"dense": dense, "bm25": bm25}, {"dense": 0.5})
     assert [h.chunk.chunk_id for h in fused][:2] == ["a", "c"]
     assert fused[0].scores["bm25_rank"] == 1 and fused[0].scores["dense_rank"] == 4
+
+
+def test_each_retrievers_first_hit_stays_among_the_first_fused_hits():
+    """Restatements that both retrievers like push down the passage the dense side is surest of; it
+    is kept at place 3 at worst, and the rest keep their fused order."""
+    chunks = {n: _c(n) for n in "abcdefgh"}
+    dense = [(chunks["h"], 0.95)] + [(chunks[n], 0.80 - i / 100) for i, n in enumerate("abcdefg")]
+    bm25 = [(chunks[n], 20.0 - i) for i, n in enumerate("abcdefg")]
+    fused = zscore_fusion({"dense": dense, "bm25": bm25}, {"dense": 0.5})
+    assert [h.chunk.chunk_id for h in fused].index("h") > 2
+    kept = keep_best(fused, {"dense": dense, "bm25": bm25}, 3)
+    assert [h.chunk.chunk_id for h in kept] == ["a", "b", "h"] + [h.chunk.chunk_id for h in fused if h.chunk.chunk_id
+                                                                  not in "abh"]
+    assert keep_best(fused, {"dense": dense, "bm25": bm25}, 0) == fused
 
 
 def test_zscore_fusion_of_one_ranking_keeps_its_order_and_missing_hits_count_as_its_lowest():
