@@ -280,8 +280,10 @@ class LexicalIndex:
                 del counter[key]
         tail_entries = self._tail.nnz + sum(len(r) for r, _, _ in self._pending)
         dead = len(self._ids) - len(self._row)
-        if tail_entries > max(self.COMPACT_MIN_ENTRIES, self._main.nnz * self.COMPACT_AT) or dead > len(self._ids) * self.COMPACT_AT:
-            self._compact()  # at a share of the matrix, so that the total work of many ingests stays linear
+        # At a share of the matrix, so that the total work of many ingests stays linear.
+        if tail_entries > max(self.COMPACT_MIN_ENTRIES, self._main.nnz * self.COMPACT_AT) or \
+                dead > len(self._ids) * self.COMPACT_AT:
+            self._compact()
         self._refresh()
 
     def _fold(self) -> None:
@@ -322,8 +324,8 @@ class LexicalIndex:
         rewrite does not pull the whole matrix into this process), else from memory."""
         if self._main_files is None:
             return self._main.indices[first:last], self._main.data[first:last]
-        return tuple(np.fromfile(name, dtype=dtype, count=last - first, offset=offset + first * np.dtype(dtype).itemsize)
-                     for name, offset, dtype in (self._main_files["indices"], self._main_files["data"]))
+        return tuple(np.fromfile(name, dtype=dtype, count=last - first, offset=start + first * np.dtype(dtype).itemsize)
+                     for name, start, dtype in (self._main_files["indices"], self._main_files["data"]))
 
     def _write_main(self, width: int, live: int) -> sp.csc_matrix:
         """Stream the compacted main matrix into ``_path`` (under temporary names, renamed when whole)."""
