@@ -343,11 +343,12 @@ class KnowledgeBase:
                          error=note, retrieval_query=text)
             return
         answer = indexes.answerer.answer(query, hits)
-        if self.writer is not None:
-            for answer in self.writer.stream(query, hits, answer):  # noqa: B020 - the last item is the Answer
-                if isinstance(answer, str):
-                    yield answer
-        assert isinstance(answer, Answer)
+        if self.writer is not None:  # the model's draft as it grows, then the answer as checked
+            for item in self.writer.stream(query, hits, answer):
+                if isinstance(item, str):
+                    yield item
+                else:
+                    answer = item
         answer.turn = Turn(question=searched, searched=resolution.text,
                            cited=tuple(c.chunk_id for c in answer.citations))
         yield answer
