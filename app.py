@@ -182,7 +182,9 @@ def render_sources(kb: KnowledgeBase, answer: Answer, turn: int = 1, floor: floa
         return ""
     if answer.citations:
         parts = []
-        for c in answer.citations:
+        for i, c in enumerate([*answer.citations, *answer.newer]):
+            if i == len(answer.citations):  # then the newer documents of a quoted one's matter
+                parts.append(f"<h4 class='kb-newer'>{_e(msg('newer_heading', answer.language))}</h4>")
             doc_view = []
             for chunk in kb.neighbours(c.chunk_id) or []:
                 body = _e(chunk.text)

@@ -28,7 +28,8 @@ DOC_TYPES = [
     ("central udmelding", "central udmelding"),
     ("vejledning", "vejledning"),
 ]
-FIELDS = ("title", "doc_type", "issuer", "date", "case_number")
+FIELDS = ("title", "doc_type", "issuer", "date", "case_number", "matter")
+RELATIONS = ("follows", "replaces", "answers")  # lists of other documents' file names
 
 
 def sidecar_path(path: Path) -> Path:
@@ -64,6 +65,12 @@ def read_sidecar(path: Path) -> dict[str, str]:
             value = value.isoformat()[:10]
         if value is not None:
             out[key] = str(value).strip()
+    for key in RELATIONS:
+        value = data.get(key) or []
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BadFileError(f"metadatafil {path.name}: {key} skal være et filnavn eller en liste af filnavne")
+        out[key] = "|".join(n.strip() for n in names if n.strip())
     return out
 
 
@@ -83,4 +90,5 @@ def document_meta(path: Path, doc_id: str, source: str, doc: CleanDocument) -> D
                         issuer=fields.get("issuer", ""),
                         date=fields.get("date") or guessed.date,
                         case_number=fields.get("case_number") or guessed.case_number,
-                        guessed=False)
+                        guessed=False, matter=fields.get("matter", ""),
+                        **{key: tuple(filter(None, fields[key].split("|"))) for key in RELATIONS})

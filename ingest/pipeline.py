@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # The format of what ingest writes: bump it whenever loading, cleaning, chunking, a chunk's embedded
 # text, the quotable units or the lexical tokens change, and every file is re-chunked on the next
 # ingest (the embedding cache keeps that cheap for text that did not change).
-INGEST_FORMAT = "2026-11-30.4"
+INGEST_FORMAT = "2026-11-30.5"  # .5: matter and relations in the chunk metadata
 
 
 @dataclass

@@ -150,9 +150,12 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
         out.print(f"({answer.generation.model}) {msg('llm_checked', answer.language)}", style="dim", markup=False)
     if answer.citations:
         out.print("\nKilder" if answer.language == "da" else "\nSources", style="bold")
-        for c in answer.citations:
-            out.print(f"[{c.number}] {c.title} ({c.doc_type}, {c.date or 'udateret'})"
-                      f"{' – ' + c.section if c.section else ''}\n    »{c.text}«", markup=False)
+        for heading, cited in ((None, answer.citations), (msg("newer_heading", answer.language), answer.newer)):
+            if heading and cited:
+                out.print(f"\n{heading}", style="bold")
+            for c in cited:
+                out.print(f"[{c.number}] {c.title} ({c.doc_type}, {c.date or 'udateret'})"
+                          f"{' – ' + c.section if c.section else ''}\n    »{c.text}«", markup=False)
     elif answer.hits and not answer.error:
         out.print("\n" + msg("maybe_relevant", answer.language), style="bold")
         for h in answer.hits[:3]:
@@ -437,6 +440,24 @@ def store_serve(path: Optional[Path] = typer.Option(None, help="Serverens datama
                   f"KB_CHROMA_HOST={escape(host)} KB_CHROMA_PORT={port}.")
     sys.stdout.flush()
     os.execv(command[0], command)  # the server keeps this process's PID, so it is stopped by it
+
+
+@app.command()
+def timeline(matter: str = typer.Argument("", help="(En del af) sagens navn; standard: alle sager")) -> None:
+    """Vis en sags forløb: dokumenterne i datoorden, hver med den sætning der siger hvad det er (ordret)."""
+    matters = _knowledge_base(llm=False).timeline(matter)
+    out = Console(highlight=False, emoji=False)
+    if not matters:
+        out.print(f"Ingen sag hedder noget med »{matter}«." if matter else
+                  "Ingen dokumenter har en sag (matter) i deres metadatafil.", markup=False)
+        raise typer.Exit(1)
+    for name, steps in matters.items():
+        out.print(f"Sag: {name}", style="bold", markup=False)
+        for step in steps:
+            m = step.meta
+            out.print(f"{m.date or 'udateret':<10}  {m.doc_type}: {m.title}\n"
+                      f"            »{step.quote}« ({m.source})", markup=False, soft_wrap=True)
+        out.print()
 
 
 @app.command()

@@ -28,6 +28,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "llm_fallback": "Sprogmodellens svar kunne ikke bekræftes i kilderne, så her er de ordrette citater:",
         "llm_unavailable": "Sprogmodellen svarede ikke ({reason}), så her er de ordrette citater:",
         "llm_checked": "Hver sætning er kontrolleret mod de citerede kilder.",
+        "newer_guidance": "Bemærk: Sagen er siden fulgt op af nyere materiale: {doc_type}, {date}.",
+        "newer_heading": "Nyere i samme sag",
     },
     "en": {
         "empty": "Please type a question about the guidance documents.",
@@ -55,6 +57,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "llm_fallback": "The language model's answer could not be confirmed in the sources, so here are the quotes:",
         "llm_unavailable": "The language model did not answer ({reason}), so here are the quotes:",
         "llm_checked": "Every sentence was checked against the sources it cites.",
+        "newer_guidance": "Note: the matter has since been followed up by newer material: {doc_type}, {date}.",
+        "newer_heading": "Newer in the same matter",
     },
 }
 

@@ -30,6 +30,8 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float,
         record["abstain_reason"] = answer.abstain_reason
     if answer.error:
         record["error"] = answer.error
+    if answer.newer:
+        record["newer"] = [c.record() for c in answer.newer]
     if answer.generation is not None:
         record["generation"] = answer.generation.record()
     if question_id is None:
@@ -48,7 +50,7 @@ def case_note(answer: Answer, markdown: bool = False) -> str:
     lines = [f"{bold(labels[0])}: {answer.question}", f"{bold(labels[1])}:", text]
     if answer.citations:
         lines += ["", f"{bold(labels[2])}:"]
-        for c in answer.citations:
+        for c in [*answer.citations, *answer.newer]:
             facts = [c.doc_type, c.date or labels[4]] + ([f"{labels[3]}: {c.section}"] if c.section else [])
             lines.append(f"[{c.number}] {c.title} ({', '.join(facts)})")
             lines.append(f"    »{c.text}«")

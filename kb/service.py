@@ -27,6 +27,7 @@ from .grounded import GroundedAnswerer, LLMCondenser
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
 from .llm import build_chat_model, describe
+from .matters import Catalog, Step, with_newer_guidance
 from .messages import msg
 from .query import SpellingRepair
 from .rerank import build_reranker
@@ -75,6 +76,7 @@ class _Indexes:
     answerer: ExtractiveAnswerer
     spelling: SpellingRepair
     known: frozenset[str]  # the documents' words, which name masking leaves alone
+    catalog: Catalog  # the documents' matters and relations
 
 
 class KnowledgeBase:
@@ -167,7 +169,7 @@ class KnowledgeBase:
         retriever = HybridRetriever(store, lexical, reranker, s.retrieval, self.mode)
         answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer)
         return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical),
-                        frozenset(lexical.known))
+                        frozenset(lexical.known), Catalog([first for first, _ in lexical.documents()], lexical.document))
 
     def ingest(self, paths: list[Path] | None = None, progress: Callable[[int, int, str], None] | None = None,
                rebuild: bool = False) -> IngestReport:
@@ -349,9 +351,16 @@ class KnowledgeBase:
                     yield item
                 else:
                     answer = item
+        answer = with_newer_guidance(answer, indexes.catalog)
         answer.turn = Turn(question=searched, searched=resolution.text,
                            cited=tuple(c.chunk_id for c in answer.citations))
         yield answer
+
+    def timeline(self, matter: str = "") -> dict[str, list[Step]]:
+        """Each matter's documents in date order (those whose name contains ``matter``, if given)."""
+        self.ensure_ready()
+        return {name: steps for name, steps in self.indexes.catalog.matters().items()
+                if matter.lower() in name.lower()}
 
     def replay(self, questions: list[str], flt: SearchFilter = SearchFilter()) -> list[Turn]:
         """Conversation state from earlier user questions alone: each is answered again, in order."""

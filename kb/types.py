@@ -19,6 +19,12 @@ class DocumentMeta:
     date: str = ""  # ISO: YYYY, YYYY-MM or YYYY-MM-DD
     case_number: str = ""
     guessed: bool = False
+    # The matter (sag) the document belongs to, and the documents (by file name) it follows up,
+    # replaces or answers: from its sidecar, so answers can say when newer guidance exists.
+    matter: str = ""
+    follows: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
 
     @property
     def date_num(self) -> int:
@@ -82,6 +88,8 @@ class Chunk:
             "issuer": m.issuer, "date": m.date, "date_num": m.date_num, "case_number": m.case_number,
             "section": self.section, "start": self.start, "end": self.end, "index": self.index,
             "headings": json.dumps(self.headings),  # Chroma metadata holds scalars only
+            "matter": m.matter, "follows": "|".join(m.follows), "replaces": "|".join(m.replaces),
+            "answers": "|".join(m.answers),
         }
 
     @classmethod
@@ -90,7 +98,8 @@ class Chunk:
             doc_id=str(md.get("doc_id", "")), source=str(md.get("source", "")),
             title=str(md.get("title", "")), doc_type=str(md.get("doc_type", "")),
             issuer=str(md.get("issuer", "")), date=str(md.get("date", "")),
-            case_number=str(md.get("case_number", "")),
+            case_number=str(md.get("case_number", "")), matter=str(md.get("matter") or ""),
+            **{key: tuple(filter(None, str(md.get(key) or "").split("|"))) for key in ("follows", "replaces", "answers")},
         )
         headings = tuple(tuple(h) for h in json.loads(md.get("headings") or "[]"))
         return cls(chunk_id=chunk_id, meta=meta, text=text, section=str(md.get("section", "")),
@@ -236,3 +245,4 @@ class Answer:
     abstain_reason: str = ""  # why the check refused a candidate answer (for evals, never shown as is)
     turn: Turn | None = None  # this exchange as conversation state for the next question
     generation: Generation | None = None  # set when a chat model was configured
+    newer: list[Citation] = field(default_factory=list)  # newer documents of a quoted one's matter (kb.matters)

@@ -1,0 +1,73 @@
+"""Matters: relations from sidecars, the note on newer guidance in answers, and a matter's course."""
+from __future__ import annotations
+
+import pytest
+
+from kb.matters import Catalog, with_newer_guidance
+from kb.types import Answer, Chunk, Citation, DocumentMeta
+
+REQUEST_2022, UDMELDING_FORM_2019 = "001_8c99ea295e75401a.txt", "002_30283580c0489ba7.txt"
+RENEWAL_2024, DECISION_2025 = "000_89ee3ec64a4a8cd6.txt", "004_8c4574a062c83094.txt"
+
+
+def test_relations_are_read_from_the_sidecar_as_a_name_or_a_list(tmp_path):
+    from ingest.catalog import read_sidecar
+    from kb.errors import BadFileError
+
+    sidecar = tmp_path / "a.meta.yaml"
+    sidecar.write_text('title: A\nmatter: "Sag X"\nfollows: b.txt\nreplaces: [c.txt, d]\n', encoding="utf-8")
+    fields = read_sidecar(sidecar)
+    assert (fields["matter"], fields["follows"], fields["replaces"], fields["answers"]) == ("Sag X", "b.txt", "c.txt|d", "")
+    sidecar.write_text("title: A\nfollows: {b: 1}\n", encoding="utf-8")
+    with pytest.raises(BadFileError, match="follows"):
+        read_sidecar(sidecar)
+
+
+def _doc(name: str, date: str, **relations) -> Chunk:
+    meta = DocumentMeta(doc_id=name, source=f"{name}.txt", title=f"Titel {name}", doc_type="anmodning", date=date,
+                        matter="Sag X", **relations)
+    text = f"Dette dokument er nummer {name} i sagen om den samme indsats for kommunerne."
+    return Chunk(chunk_id=f"{name}#0", meta=meta, text=text, section="", start=0, end=len(text), index=0)
+
+
+def test_newer_documents_are_found_through_follow_ups_and_replacements_but_not_answers():
+    docs = [_doc("a", "2019"), _doc("b", "2022-09", follows=("a.txt",)), _doc("c", "2024-05", replaces=("b",)),
+            _doc("d", "2025-05", answers=("c.txt",)), _doc("e", "2018", follows=("a.txt",))]
+    catalog = Catalog(docs, lambda doc_id: [c for c in docs if c.meta.doc_id == doc_id])
+    assert [m.source for m in catalog.newer("a.txt")] == ["c.txt", "b.txt"]  # newest first; e is older
+    assert catalog.newer("c.txt") == [] and catalog.newer("x.txt") == []
+    assert [s.meta.source for s in catalog.matters()["Sag X"]] == ["e.txt", "a.txt", "b.txt", "c.txt", "d.txt"]
+    quoted = Answer(question="q", text="Et citat. [1]", abstained=False, hits=[], citations=[
+        Citation(number=1, chunk_id="b#0", source="b.txt", title="Titel b", doc_type="anmodning", date="2022-09",
+                 section="", text="Et citat.", passage="Et citat.")])
+    noted = with_newer_guidance(quoted, catalog)
+    assert len(noted.citations) == 1 and [c.source for c in noted.newer] == ["c.txt"]
+    assert noted.text.endswith("anmodning, 2024-05. [2]") and noted.newer[0].number == 2
+    assert noted.newer[0].text in noted.newer[0].passage  # verbatim
+
+
+def test_an_answer_quoting_an_older_request_says_that_it_was_renewed_and_cites_the_renewal(corpus_kb):
+    from kb.records import answer_record
+
+    answer = corpus_kb.ask("Hvornår skal den samlede afdækning af Tema 1 og Tema 2 fremsendes til Socialstyrelsen?")
+    assert REQUEST_2022 in {c.source for c in answer.citations}
+    assert [c.source for c in answer.newer] == [RENEWAL_2024] and "Bemærk" in answer.text
+    assert answer.newer[0].text in corpus_kb.lexical.chunk(answer.newer[0].chunk_id).text
+    record = answer_record(answer, None, 0.0)
+    assert record["newer"][0]["date"] == "2024-05" and RENEWAL_2024 not in {c["source"] for c in record["citations"]}
+
+
+def test_the_course_of_a_matter_is_in_date_order_with_a_verbatim_line_per_document(corpus_kb, kb_env):
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    (name, steps), = corpus_kb.timeline("udsatte gravide").items()
+    assert [s.meta.source for s in steps] == [UDMELDING_FORM_2019, REQUEST_2022, RENEWAL_2024, DECISION_2025]
+    for step in steps:
+        assert step.quote and step.quote in corpus_kb.lexical.chunk(step.chunk_id).text
+    kb_env(data_dir=corpus_kb.settings.data_dir, corpus_dir=corpus_kb.settings.corpus_dir)
+    printed = CliRunner().invoke(app, ["timeline"]).output
+    dates = [printed.index(d) for d in ("2019-11-26", "2022-09-27", "2024-05", "2025-05-15")]
+    assert dates == sorted(dates) and name in printed
+    assert CliRunner().invoke(app, ["timeline", "findes ikke"]).exit_code == 1
