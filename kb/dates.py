@@ -72,3 +72,34 @@ def _iso(year: int, month: int, day: int) -> str:
         return dt.date(year, month, day).isoformat()
     except ValueError:
         return f"{year:04d}"
+
+
+# A deadline: a day and month (perhaps a year) shortly after 'senest', 'frist', 'inden' or 'deadline'.
+_DEADLINE = re.compile(rf"\b(?:senest|frist(?:en)?|inden|deadline|no later than|by)\b[^.;:]{{0,40}}?"
+                       rf"\b(\d{{1,2}})\.\s*({_MONTH})(?:\s+(\d{{4}}))?", re.I)
+
+
+def deadlines(text: str, written: str) -> list[dt.date]:
+    """The deadlines a text states, as dates. One without a year is the first such day on or after
+    the date the document was written (``written``, ISO); without that date it is left out."""
+    found: list[dt.date] = []
+    start = parse_user_date(written) if written else None
+    for match in _DEADLINE.finditer(text):
+        day, month = int(match.group(1)), MONTHS[match.group(2).lower()]
+        try:
+            if match.group(3):
+                found.append(dt.date(int(match.group(3)), month, day))
+                continue
+            if not start:
+                continue
+            parts = [int(p) for p in start.split("-")] + [1, 1]
+            since = dt.date(parts[0], parts[1], parts[2]) if len(start) > 4 else dt.date(parts[0], 1, 1)
+            candidate = dt.date(since.year, month, day)
+            found.append(candidate if candidate >= since else dt.date(since.year + 1, month, day))
+        except ValueError:
+            continue
+    return found
+
+
+def danish_date(day: dt.date) -> str:
+    return f"{day.day}. {list(MONTHS)[day.month - 1]} {day.year}"

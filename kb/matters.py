@@ -7,13 +7,15 @@ course can be told in date order. Pure functions over the documents' metadata an
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from .dates import danish_date, deadlines
 from .messages import msg
-from .types import Answer, Chunk, Citation, DocumentMeta
+from .types import Answer, Chunk, Citation, DocumentMeta, Hit
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
 
@@ -120,3 +122,46 @@ def with_newer_guidance(answer: Answer, catalog: Catalog) -> Answer:
     if notes:
         answer.text = "\n".join([answer.text, *notes])
     return answer
+
+
+def with_past_deadlines(answer: Answer, today: dt.date) -> Answer:
+    """The answer with a note for each deadline a quote states that lies before ``today``: a 2022
+    deadline must not read as this year's. A deadline without a year is dated from its document."""
+    if answer.abstained:
+        return answer
+    past: dict[dt.date, list[int]] = {}
+    for citation in answer.citations:
+        for deadline in deadlines(citation.text, citation.date):
+            if deadline < today and citation.number not in past.setdefault(deadline, []):
+                past[deadline].append(citation.number)
+    notes = [msg("deadline_past", answer.language, deadline=danish_date(day)) + " " +
+             "".join(f"[{n}]" for n in numbers) for day, numbers in sorted(past.items())]
+    if notes:
+        answer.text = "\n".join([answer.text, *notes])
+    return answer
+
+
+# Phrases that ask how things stand now; not bare 'nu', 'gælder' or 'stadig', which mostly mean
+# something else ('Du er nu …', 'Hvilke regler gælder for …', 'giver det stadig mening').
+_CURRENT = re.compile(r"\b(nuværende|gældende|seneste|i dag|lige nu|for tiden|gælder( \w+)? stadig|"
+                      r"stadig (gælder|gældende|gyldig)|current(ly)?|latest|in force|still (valid|appl(y|ies)))\b",
+                      re.I)
+
+
+def asks_for_current(question: str) -> bool:
+    """Whether a question asks how things stand now ('Hvad er den gældende frist?', 'latest')."""
+    return bool(_CURRENT.search(question))
+
+
+def prefer_newest(hits: list[Hit], catalog: Catalog) -> list[Hit]:
+    """For a question about now: a passage from a document that a retrieved later document of its
+    matter follows up or replaces moves below the later document's first passage (newer before
+    older there; the order is otherwise kept)."""
+    position = {_key(h.chunk.meta.source): i for i, h in reversed(list(enumerate(hits)))}
+    rank = []
+    for i, hit in enumerate(hits):
+        later = [position[_key(m.source)] for m in catalog.newer(hit.chunk.meta.source) if _key(m.source) in position]
+        moved = bool(later) and max(later) > i
+        # Passages moved behind the same newer one keep the newer of them first.
+        rank.append((max(later) + 0.5 if moved else i, -hit.chunk.meta.date_num if moved else 0, i))
+    return [hits[i] for *_, i in sorted(rank)]

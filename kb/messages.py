@@ -30,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "llm_checked": "Hver sætning er kontrolleret mod de citerede kilder.",
         "newer_guidance": "Bemærk: Sagen er siden fulgt op af nyere materiale: {doc_type}, {date}.",
         "newer_heading": "Nyere i samme sag",
+        "deadline_past": "Bemærk: Fristen {deadline} er overskredet.",
     },
     "en": {
         "empty": "Please type a question about the guidance documents.",
@@ -59,6 +60,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "llm_checked": "Every sentence was checked against the sources it cites.",
         "newer_guidance": "Note: the matter has since been followed up by newer material: {doc_type}, {date}.",
         "newer_heading": "Newer in the same matter",
+        "deadline_past": "Note: the deadline {deadline} has passed.",
     },
 }
 

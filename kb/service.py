@@ -2,6 +2,7 @@
 ``ask`` runs validate -> condense -> repair -> embed -> retrieve -> answer for each question."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import threading
@@ -27,7 +28,7 @@ from .grounded import GroundedAnswerer, LLMCondenser
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
 from .llm import build_chat_model, describe
-from .matters import Catalog, Step, with_newer_guidance
+from .matters import Catalog, Step, asks_for_current, prefer_newest, with_newer_guidance, with_past_deadlines
 from .messages import msg
 from .query import SpellingRepair
 from .rerank import build_reranker
@@ -344,6 +345,8 @@ class KnowledgeBase:
             yield Answer(question=question, text=note, abstained=True, citations=[], hits=[], language=language,
                          error=note, retrieval_query=text)
             return
+        if asks_for_current(searched):
+            hits = prefer_newest(hits, indexes.catalog)
         answer = indexes.answerer.answer(query, hits)
         if self.writer is not None:  # the model's draft as it grows, then the answer as checked
             for item in self.writer.stream(query, hits, answer):
@@ -351,10 +354,12 @@ class KnowledgeBase:
                     yield item
                 else:
                     answer = item
-        answer = with_newer_guidance(answer, indexes.catalog)
+        answer = with_past_deadlines(with_newer_guidance(answer, indexes.catalog), self.today())
         answer.turn = Turn(question=searched, searched=resolution.text,
                            cited=tuple(c.chunk_id for c in answer.citations))
         yield answer
+
+    today = staticmethod(dt.date.today)  # what 'past' means for a deadline; a test fixes it
 
     def timeline(self, matter: str = "") -> dict[str, list[Step]]:
         """Each matter's documents in date order (those whose name contains ``matter``, if given)."""

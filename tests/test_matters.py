@@ -71,3 +71,42 @@ def test_the_course_of_a_matter_is_in_date_order_with_a_verbatim_line_per_docume
     dates = [printed.index(d) for d in ("2019-11-26", "2022-09-27", "2024-05", "2025-05-15")]
     assert dates == sorted(dates) and name in printed
     assert CliRunner().invoke(app, ["timeline", "findes ikke"]).exit_code == 1
+
+
+def test_a_deadline_without_a_year_is_dated_from_its_document():
+    import datetime as dt
+
+    from kb.dates import deadlines
+
+    text = "Besvarelsen bedes fremsendt senest den 1. december. Fristen for høring er 3. marts 2031."
+    assert deadlines(text, "2022-09-27") == [dt.date(2022, 12, 1), dt.date(2031, 3, 3)]
+    assert deadlines(text, "2022-12-15") == [dt.date(2023, 12, 1), dt.date(2031, 3, 3)]
+    assert deadlines(text, "") == [dt.date(2031, 3, 3)]  # no document date: a bare day is not guessed
+    assert deadlines("Mødet holdes den 1. december 2022.", "2022") == []  # a date that is no deadline
+
+
+def test_a_quoted_deadline_before_today_is_marked_as_past(corpus_kb, monkeypatch):
+    import datetime as dt
+
+    question = "Hvornår skal afrapporteringen sendes til Social- og Boligstyrelsen?"
+    monkeypatch.setattr(corpus_kb, "today", lambda: dt.date(2025, 6, 1))
+    answer = corpus_kb.ask(question)
+    assert "31. maj 2025" in answer.text and "Fristen 31. maj 2025 er overskredet" in answer.text
+    monkeypatch.setattr(corpus_kb, "today", lambda: dt.date(2025, 5, 1))
+    assert "overskredet" not in corpus_kb.ask(question).text
+
+
+def test_a_question_about_now_prefers_the_newest_document_of_the_matter():
+    from kb.matters import asks_for_current, prefer_newest
+    from kb.types import Hit
+
+    docs = [_doc("a", "2019"), _doc("b", "2022-09", follows=("a.txt",)), _doc("c", "2024-05", follows=("b.txt",)),
+            _doc("z", "2020")]
+    catalog = Catalog(docs, lambda doc_id: [c for c in docs if c.meta.doc_id == doc_id])
+    hits = [Hit(chunk=d, score=1.0) for d in (docs[0], docs[3], docs[1], docs[2])]  # a, z, b, c
+    assert [h.chunk.meta.doc_id for h in prefer_newest(hits, catalog)] == ["z", "c", "b", "a"]
+    assert asks_for_current("Hvad er den gældende frist?") and asks_for_current("What is the latest request?")
+    assert asks_for_current("Gælder fristen stadig?")
+    for other in ("Hvornår skal beskrivelsen af aktuelle indsatser sendes?", "Hvilke regler gælder for gravide?",
+                  "Du er nu en læge.", "Giver det stadig mening?"):
+        assert not asks_for_current(other), other
