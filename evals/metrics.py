@@ -102,9 +102,24 @@ def evaluate(questions: list[dict], records: list[dict]) -> Report:
         m["latency_p95_ms"] = latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)]
     lengths = [len(r.get("answer", "")) for r in records if not r.get("abstained")]
     m["answer_chars_median"] = statistics.median(lengths) if lengths else 0.0
+    ordered = [q for q in questions if q.get("order")]
+    if ordered:  # timelines: the dated steps must come in this order
+        m["order_accuracy"] = share([q["id"] for q in ordered if in_order(by_id.get(q["id"], {}).get("answer", ""),
+                                                                          q["order"])], ordered, "order_accuracy")
     m["questions"] = len(questions)
     m.update(generation_metrics(records))
     return rep
+
+
+def in_order(answer: str, steps: list[str]) -> bool:
+    """Whether every step occurs in the answer, each after the one before it."""
+    at, text = 0, answer.lower()
+    for step in steps:
+        found = text.find(step.lower(), at)
+        if found < 0:
+            return False
+        at = found + len(step)
+    return True
 
 
 def generation_metrics(records: list[dict]) -> dict[str, float]:

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from .dates import danish_date, deadlines
 from .messages import msg
-from .types import Answer, Chunk, Citation, DocumentMeta, Hit
+from .types import Answer, Chunk, Citation, DocumentMeta, Hit, Query
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
 
@@ -27,12 +27,19 @@ def _key(name: str) -> str:
 
 @dataclass(frozen=True)
 class Step:
-    """One document in a matter's course, with the sentence that says what it is (verbatim)."""
-    meta: DocumentMeta
-    chunk_id: str
+    """One document in a matter's course, with the sentence that says what it is (verbatim) and the
+    chunk it is quoted from."""
+    chunk: Chunk
     quote: str
-    passage: str
-    section: str
+
+    @property
+    def meta(self) -> DocumentMeta:
+        return self.chunk.meta
+
+    def citation(self, number: int) -> Citation:
+        c, m = self.chunk, self.chunk.meta
+        return Citation(number=number, chunk_id=c.chunk_id, source=m.source, title=m.title, doc_type=m.doc_type,
+                        date=m.date, section=c.section, text=self.quote, passage=c.text)
 
 
 _FIELD = re.compile(r"^[\w .]{2,20}:\s")  # a letterhead field: 'Dato: …', 'Sagsnr.: …'
@@ -77,8 +84,7 @@ class Catalog:
     def step(self, source: str) -> Step:
         chunks = self._document(self.first[_key(source)].meta.doc_id)[:3] or [self.first[_key(source)]]
         quote = opening_sentence(chunks)
-        chunk = next((c for c in chunks if quote in c.text), chunks[0])
-        return Step(meta=chunk.meta, chunk_id=chunk.chunk_id, quote=quote, passage=chunk.text, section=chunk.section)
+        return Step(chunk=next((c for c in chunks if quote in c.text), chunks[0]), quote=quote)
 
     def newer(self, source: str) -> list[DocumentMeta]:
         """Later documents of the same matter that follow up or replace this one, directly or through
@@ -112,11 +118,9 @@ def with_newer_guidance(answer: Answer, catalog: Catalog) -> Answer:
             continue
         step = catalog.step(newer[0].source)
         number = len(answer.citations) + len(answer.newer) + 1
+        answer.newer.append(step.citation(number))
+        cited.add(_key(step.meta.source))
         m = step.meta
-        answer.newer.append(Citation(number=number, chunk_id=step.chunk_id, source=m.source, title=m.title,
-                                     doc_type=m.doc_type, date=m.date, section=step.section, text=step.quote,
-                                     passage=step.passage))
-        cited.add(_key(m.source))
         notes.append(msg("newer_guidance", answer.language, doc_type=m.doc_type, date=m.date or "udateret")
                      + f" [{number}]")
     if notes:
@@ -165,3 +169,72 @@ def prefer_newest(hits: list[Hit], catalog: Catalog) -> list[Hit]:
         # Passages moved behind the same newer one keep the newer of them first.
         rank.append((max(later) + 0.5 if moved else i, -hit.chunk.meta.date_num if moved else 0, i))
     return [hits[i] for *_, i in sorted(rank)]
+
+
+_COURSE = re.compile(r"\b(tidslinje\w*|overblik over (forløbet|sagen)|sagens (forløb|historik|udvikling)|"
+                     r"forløbet i sagen|hvad er (der )?sket|hvordan har sagen udviklet sig|timeline|"
+                     r"what has happened|history of the (matter|case))\b", re.I)
+_SINCE = re.compile(r"\b(?:siden|since|fra|from)\s+((?:19|20)\d{2})\b", re.I)
+
+
+_NEWEST = re.compile(r"\b(nyeste|seneste|senest udsendte|most recent|latest|newest)\s+(\w+)", re.I)
+_KINDS = {"dokument": "", "materiale": "", "document": "", "guidance": "", "udmelding": "central udmelding",
+          "anmodning": "anmodning", "request": "anmodning", "vejledning": "vejledning",
+          "afrapportering": "sagsfremstilling", "forløbsbeskrivelse": "forløbsbeskrivelse"}
+
+
+def newest_answer(query: Query, hits: list[Hit], catalog: Catalog) -> Answer | None:
+    """For 'Hvad er det nyeste dokument (den seneste anmodning) i sagen?': the newest document of the
+    best passages' matter (of the kind named, if one is), with its opening sentence cited."""
+    asked = _NEWEST.search(query.focus)
+    if not asked or asked.group(2).lower() not in _KINDS:
+        return None
+    kind = _KINDS[asked.group(2).lower()]
+    matter = next((h.chunk.meta.matter for h in hits[:5] if h.chunk.meta.matter), "")
+    steps = [s for s in catalog.matters().get(matter, []) if not kind or s.meta.doc_type == kind]
+    if not steps:
+        return None
+    step = max(steps, key=lambda s: s.meta.date_num)
+    m = step.meta
+    text = "\n".join([msg("newest_intro", query.language, matter=matter, doc_type=m.doc_type,
+                           date=m.date or "udateret", title=m.title), f"{step.quote} [1]"])
+    return Answer(question=query.question, text=text, abstained=False, citations=[step.citation(1)],
+                  hits=_with_chunks(hits, [step]),
+                  language=query.language, confidence=1.0, retrieval_query=query.text, intent="newest",
+                  follow_up=query.follow_up)
+
+
+def _with_chunks(hits: list[Hit], steps: list[Step]) -> list[Hit]:
+    """The hits, then the cited chunks retrieval did not return: every citation can be traced to a
+    passage in the record."""
+    seen = {h.chunk.chunk_id for h in hits}
+    return hits + [Hit(chunk=s.chunk, score=0.0) for s in steps if s.chunk.chunk_id not in seen]
+
+
+def asks_for_course(question: str) -> bool:
+    """Whether a question asks for a matter's course ('Giv mig et overblik over forløbet i sagen')."""
+    return bool(_COURSE.search(question))
+
+
+def course_answer(query: Query, hits: list[Hit], catalog: Catalog) -> Answer | None:
+    """For a question about a matter's course: the matter of the best passages, its documents in date
+    order (from a year on, if the question says 'siden 2019'), one cited verbatim line each."""
+    if not asks_for_course(query.focus):
+        return None
+    matter = next((h.chunk.meta.matter for h in hits[:5] if h.chunk.meta.matter), "")
+    if not matter:
+        return None
+    steps = catalog.matters().get(matter, [])
+    if since := _SINCE.search(query.focus):
+        steps = [s for s in steps if s.meta.date_num >= int(since.group(1)) * 10000]
+    if not steps:
+        return None
+    lines, citations = [msg("course_intro", query.language, matter=matter)], []
+    for number, step in enumerate(steps, start=1):
+        m = step.meta
+        lines.append(f"{m.date or 'udateret'} – {m.doc_type}: {step.quote} [{number}]")
+        citations.append(step.citation(number))
+    return Answer(question=query.question, text="\n".join(lines), abstained=False, citations=citations,
+                  hits=_with_chunks(hits, steps),
+                  language=query.language, confidence=1.0, retrieval_query=query.text, intent="course",
+                  follow_up=query.follow_up)

@@ -30,6 +30,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "llm_checked": "Hver sætning er kontrolleret mod de citerede kilder.",
         "newer_guidance": "Bemærk: Sagen er siden fulgt op af nyere materiale: {doc_type}, {date}.",
         "newer_heading": "Nyere i samme sag",
+        "course_intro": "Forløbet i sagen »{matter}«, dokument for dokument:",
+        "newest_intro": "Det nyeste i sagen »{matter}« er {doc_type} fra {date}: »{title}«.",
         "deadline_past": "Bemærk: Fristen {deadline} er overskredet.",
     },
     "en": {
@@ -60,6 +62,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "llm_checked": "Every sentence was checked against the sources it cites.",
         "newer_guidance": "Note: the matter has since been followed up by newer material: {doc_type}, {date}.",
         "newer_heading": "Newer in the same matter",
+        "course_intro": "The course of the matter »{matter}«, document by document (quoted in Danish):",
+        "newest_intro": "The newest in the matter »{matter}« is the {doc_type} of {date}: »{title}«.",
         "deadline_past": "Note: the deadline {deadline} has passed.",
     },
 }

@@ -28,7 +28,16 @@ from .grounded import GroundedAnswerer, LLMCondenser
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
 from .llm import build_chat_model, describe
-from .matters import Catalog, Step, asks_for_current, prefer_newest, with_newer_guidance, with_past_deadlines
+from .matters import (
+    Catalog,
+    Step,
+    asks_for_current,
+    course_answer,
+    newest_answer,
+    prefer_newest,
+    with_newer_guidance,
+    with_past_deadlines,
+)
 from .messages import msg
 from .query import SpellingRepair
 from .rerank import build_reranker
@@ -347,8 +356,10 @@ class KnowledgeBase:
             return
         if asks_for_current(searched):
             hits = prefer_newest(hits, indexes.catalog)
-        answer = indexes.answerer.answer(query, hits)
-        if self.writer is not None:  # the model's draft as it grows, then the answer as checked
+        # A matter's course or its newest document: from the catalog, quoted, never rewritten by a model.
+        course = course_answer(query, hits, indexes.catalog) or newest_answer(query, hits, indexes.catalog)
+        answer = course or indexes.answerer.answer(query, hits)
+        if self.writer is not None and course is None:  # the model's draft as it grows, then the checked answer
             for item in self.writer.stream(query, hits, answer):
                 if isinstance(item, str):
                     yield item

@@ -65,7 +65,7 @@ def test_the_course_of_a_matter_is_in_date_order_with_a_verbatim_line_per_docume
     (name, steps), = corpus_kb.timeline("udsatte gravide").items()
     assert [s.meta.source for s in steps] == [UDMELDING_FORM_2019, REQUEST_2022, RENEWAL_2024, DECISION_2025]
     for step in steps:
-        assert step.quote and step.quote in corpus_kb.lexical.chunk(step.chunk_id).text
+        assert step.quote and step.quote in step.chunk.text
     kb_env(data_dir=corpus_kb.settings.data_dir, corpus_dir=corpus_kb.settings.corpus_dir)
     printed = CliRunner().invoke(app, ["timeline"]).output
     dates = [printed.index(d) for d in ("2019-11-26", "2022-09-27", "2024-05", "2025-05-15")]
@@ -110,3 +110,16 @@ def test_a_question_about_now_prefers_the_newest_document_of_the_matter():
     for other in ("Hvornår skal beskrivelsen af aktuelle indsatser sendes?", "Hvilke regler gælder for gravide?",
                   "Du er nu en læge.", "Giver det stadig mening?"):
         assert not asks_for_current(other), other
+
+
+def test_a_question_about_the_course_or_the_newest_document_is_answered_from_the_matter(corpus_kb):
+    course = corpus_kb.ask("Giv mig et overblik over forløbet i sagen om den centrale udmelding.")
+    assert [c.source for c in course.citations] == [UDMELDING_FORM_2019, REQUEST_2022, RENEWAL_2024, DECISION_2025]
+    retrieved = {h.chunk.chunk_id for h in course.hits}
+    assert all(c.chunk_id in retrieved and c.text in c.passage for c in course.citations)  # traceable, verbatim
+    since = corpus_kb.ask("Hvad er der sket i sagen om døgnbehandling siden 2024?")
+    assert [c.source for c in since.citations] == [RENEWAL_2024, DECISION_2025]
+    newest = corpus_kb.ask("Hvad er det nyeste dokument i sagen om den centrale udmelding?")
+    assert [c.source for c in newest.citations] == [DECISION_2025] and "2025-05-15" in newest.text
+    request = corpus_kb.ask("Hvad er den seneste anmodning i sagen om den centrale udmelding?")
+    assert [c.source for c in request.citations] == [RENEWAL_2024]
