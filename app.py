@@ -71,6 +71,11 @@ CSS = """
 .kb-docs th:nth-child(1) {width: 46%;} .kb-docs th:nth-child(2) {width: 17%;} .kb-docs th:nth-child(3) {width: 12%;}
 .kb-docs th:nth-child(4) {width: 15%;} .kb-docs th:nth-child(5) {width: 10%;}
 .kb-docs .kb-num {text-align: right;}
+.kb-timeline {list-style: none; padding-left: 0; border-left: 3px solid var(--color-accent); margin-left: 6px;}
+.kb-step {display: grid; grid-template-columns: 7.5em 1fr; gap: 8px; padding: 6px 0 10px 10px;}
+.kb-step-date {font-weight: 700; white-space: nowrap;}
+.kb-step blockquote {margin: 4px 0; font-style: italic;}
+@media (max-width: 640px) {.kb-step {grid-template-columns: 1fr; gap: 2px;}}
 .kb-docs .kb-doc-title .kb-file {font-weight: 400;}
 @media (max-width: 640px) {
   .kb-docs thead {display: none;}
@@ -257,6 +262,26 @@ def documents_html(kb: KnowledgeBase) -> str:
             f"<th class='kb-num'>Tekststykker</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def timeline_html(kb: KnowledgeBase) -> str:
+    """Each matter's documents in date order: date, type, title, file and its opening sentence, quoted."""
+    try:
+        matters = kb.timeline()
+    except EmptyStoreError:
+        return "<p>Vidensbasen er tom. Kør først: kb ingest</p>"
+    if not matters:
+        return ("<p>Ingen dokumenter er knyttet til en sag endnu. Skriv <code>matter:</code> og <code>follows:</code> "
+                "i dokumenternes metadatafiler (README, Adding documents).</p>")
+    parts = []
+    for name, steps in matters.items():
+        items = "".join(
+            f"<li class='kb-step'><div class='kb-step-date'>{_e(s.meta.date or 'udateret')}</div>"
+            f"<div><div class='kb-title'>{_e(s.meta.title)}</div><div class='kb-meta'>{_e(s.meta.doc_type)} · "
+            f"{_e(s.meta.issuer)}</div><blockquote>»{_e(s.quote)}«</blockquote>"
+            f"<div class='kb-file'>Fil: {_e(s.meta.source)}</div></div></li>" for s in steps)
+        parts.append(f"<h3>{_e(name)}</h3><ol class='kb-timeline'>{items}</ol>")
+    return "\n".join(parts)
+
+
 def document_types(kb: KnowledgeBase) -> list[str]:
     try:
         return sorted({d.doc_type for d in kb.documents()})
@@ -404,6 +429,10 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             gr.Markdown("Vidensbasen kender **kun** disse dokumenter. Spørgsmål om andet (fx lovgivning, "
                         "takster eller lokale forhold, der ikke står her) kan den ikke besvare.")
             documents = gr.HTML(documents_html(kb), elem_id="kb-documents")
+        with gr.Tab("Tidslinje"):
+            gr.Markdown("Sagernes dokumenter i datoorden, hvert med den sætning der siger hvad det er. Spørg fx "
+                        "»Giv mig et overblik over forløbet i sagen«.")
+            timeline = gr.HTML(timeline_html(kb), elem_id="kb-timeline")
 
         filters = [types, date_from, date_to]
         state = [conversation, records, turns, panels, last_question]
@@ -418,7 +447,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
         clear_button.click(clear, None, [chatbot, sources, sources_data, case, alone_button, *state, last_feedback,
                                          feedback_status], api_name=False)
-        demo.load(lambda: documents_html(kb), None, documents, api_name=False)  # fresh after a re-ingest
+        demo.load(lambda: (documents_html(kb), timeline_html(kb)), None, [documents, timeline],
+                  api_name=False)  # fresh after a re-ingest
     return demo
 
 

@@ -494,3 +494,27 @@ def test_browser_a_model_written_answer_streams_and_shows_that_it_was_checked(ll
         assert "31. maj 2025" in page.locator("#kb-sources").inner_text()
         page.screenshot(path=str(ARTIFACTS / "chat-llm-desktop-1280x800.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
+def test_browser_the_timeline_tab_shows_a_matters_documents_in_date_order(app_server):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = app_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for name, viewport in (("desktop-1280x800", {"width": 1280, "height": 800}),
+                               ("phone-390", {"width": 390, "height": 844})):
+            page = browser.new_page(viewport=viewport, locale="da-DK")
+            page.goto(url)
+            page.get_by_role("tab", name="Tidslinje").click()
+            steps = page.locator("#kb-timeline .kb-step")
+            steps.first.wait_for(timeout=30_000)
+            dates = [steps.nth(i).locator(".kb-step-date").inner_text() for i in range(steps.count())]
+            assert dates == ["2019-11-26", "2022-09-27", "2024-05", "2025-05-15"]
+            assert steps.first.locator("blockquote").is_visible()
+            assert "Central udmelding" in page.locator("#kb-timeline h3").first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / f"timeline-{name}.png"), full_page=True)
+            page.close()
+        browser.close()
