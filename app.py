@@ -71,6 +71,7 @@ CSS = """
 .kb-docs th:nth-child(1) {width: 46%;} .kb-docs th:nth-child(2) {width: 17%;} .kb-docs th:nth-child(3) {width: 12%;}
 .kb-docs th:nth-child(4) {width: 15%;} .kb-docs th:nth-child(5) {width: 10%;}
 .kb-docs .kb-num {text-align: right;}
+.kb-overview th {text-align: left; padding: 2px 12px 2px 0; vertical-align: top; white-space: nowrap;}
 .kb-timeline {list-style: none; padding-left: 0; border-left: 3px solid var(--color-accent); margin-left: 6px;}
 .kb-step {display: grid; grid-template-columns: 7.5em 1fr; gap: 8px; padding: 6px 0 10px 10px;}
 .kb-step-date {font-weight: 700; white-space: nowrap;}
@@ -262,6 +263,42 @@ def documents_html(kb: KnowledgeBase) -> str:
             f"<th class='kb-num'>Tekststykker</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def overview_html(kb: KnowledgeBase, source: str | None) -> str:
+    """One document at a glance for new staff (kb.overview): every line from the document itself."""
+    if not source:
+        return ""
+    try:
+        o = kb.overview(source)
+    except KBError as exc:
+        return f"<p>{_e(str(exc))}</p>"
+    m = o.meta
+    rows = [("Type", m.doc_type), ("Udgiver", m.issuer), ("Dato", m.date or "udateret"), ("Fil", m.source)]
+    if o.matter:
+        rows.append(("Sag", f"{o.matter} (dokument {o.position[0]} af {o.position[1]})"))
+    labels = {"follows": "Følger op på", "replaces": "Erstatter", "answers": "Besvarer"}
+    rows += [(labels[kind], f"{other.title} ({other.date or 'udateret'})") for kind, other in o.relations]
+    rows += [("Fulgt op af", f"{later.title} ({later.date or 'udateret'})") for later in o.later]
+    facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v)
+    parts = [f"<h3>{_e(m.title)}</h3><table class='kb-overview'>{facts}</table>"]
+    if o.purpose:
+        parts.append(f"<h4>Formål</h4><blockquote>»{_e(o.purpose)}«</blockquote>")
+    if o.sections:
+        parts.append("<h4>Indhold</h4><ol>" + "".join(f"<li>{_e(x)}</li>" for x in o.sections) + "</ol>")
+    if o.dates:
+        parts.append("<h4>Datoer og frister</h4><ul>" + "".join(f"<li>»{_e(x)}«</li>" for x in o.dates) + "</ul>")
+    if o.abbreviations:
+        parts.append("<h4>Forkortelser</h4><ul>" + "".join(f"<li><b>{_e(a)}</b>: {_e(b)}</li>"
+                                                           for a, b in o.abbreviations) + "</ul>")
+    return "\n".join(parts)
+
+
+def document_sources(kb: KnowledgeBase) -> list[tuple[str, str]]:
+    try:
+        return [(f"{d.title} ({d.date or 'udateret'})", d.source) for d in kb.documents()]
+    except EmptyStoreError:
+        return []
+
+
 def timeline_html(kb: KnowledgeBase) -> str:
     """Each matter's documents in date order: date, type, title, file and its opening sentence, quoted."""
     try:
@@ -429,6 +466,10 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
             gr.Markdown("Vidensbasen kender **kun** disse dokumenter. Spørgsmål om andet (fx lovgivning, "
                         "takster eller lokale forhold, der ikke står her) kan den ikke besvare.")
             documents = gr.HTML(documents_html(kb), elem_id="kb-documents")
+            picked = gr.Dropdown(choices=document_sources(kb), value=None, label="Overblik over et dokument",
+                                 elem_id="kb-overview-pick")
+            overview = gr.HTML("", elem_id="kb-overview")
+            picked.change(lambda source: overview_html(kb, source), picked, overview, api_name=False)
         with gr.Tab("Tidslinje"):
             gr.Markdown("Sagernes dokumenter i datoorden, hvert med den sætning der siger hvad det er. Spørg fx "
                         "»Giv mig et overblik over forløbet i sagen«.")
@@ -447,8 +488,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
         clear_button.click(clear, None, [chatbot, sources, sources_data, case, alone_button, *state, last_feedback,
                                          feedback_status], api_name=False)
-        demo.load(lambda: (documents_html(kb), timeline_html(kb)), None, [documents, timeline],
-                  api_name=False)  # fresh after a re-ingest
+        demo.load(lambda: (documents_html(kb), timeline_html(kb), gr.update(choices=document_sources(kb))), None,
+                  [documents, timeline, picked], api_name=False)  # fresh after a re-ingest
     return demo
 
 

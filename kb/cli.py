@@ -461,12 +461,15 @@ def timeline(matter: str = typer.Argument("", help="(En del af) sagens navn; sta
 
 
 @app.command()
-def info() -> None:
-    """Vis dokumenter, antal tekststykker, model og placering af vidensbasen."""
+def info(document: str = typer.Argument("", help="Et dokuments filnavn (eller en del af titlen): vis overblikket")) -> None:
+    """Vis dokumenter, antal tekststykker, model og placering af vidensbasen; med et dokument: dets overblik."""
     from .errors import EmptyStoreError
 
     kb = _knowledge_base()
     out = Console(highlight=False, emoji=False)  # titles and file names are printed as they are
+    if document:
+        _print_overview(out, kb.overview(document))
+        return
     out.print(f"Model: {kb.embeddings.model_id} ({kb.embeddings.dimension} dim)")
     from .llm import describe
     from .prompts import PROMPT_ID
@@ -485,6 +488,34 @@ def info() -> None:
     for d in docs:
         out.print(f"- {d.source} | {d.doc_type} | {d.date or 'udateret'} | {d.chunks} tekststykker | {d.title}",
                   soft_wrap=True, markup=False)
+
+
+def _print_overview(out: Console, o) -> None:
+    m = o.meta
+    out.print(m.title, style="bold", markup=False)
+    out.print(f"{m.doc_type} · {m.issuer or 'ukendt udgiver'} · {m.date or 'udateret'} · {m.source} · "
+              f"{o.chunks} tekststykker", markup=False)
+    if o.matter:
+        out.print(f"Sag: {o.matter} (dokument {o.position[0]} af {o.position[1]})", markup=False)
+    labels = {"follows": "Følger op på", "replaces": "Erstatter", "answers": "Besvarer"}
+    for kind, other in o.relations:
+        out.print(f"{labels[kind]}: {other.title} ({other.date or 'udateret'})", markup=False)
+    for later in o.later:
+        out.print(f"Fulgt op af: {later.title} ({later.date or 'udateret'})", markup=False)
+    if o.purpose:
+        out.print(f"\nFormål: »{o.purpose}«", markup=False)
+    if o.sections:
+        out.print("\nIndhold:", style="bold")
+        for section in o.sections:
+            out.print(f"- {section}", markup=False)
+    if o.dates:
+        out.print("\nDatoer og frister:", style="bold")
+        for sentence in o.dates:
+            out.print(f"- »{sentence}«", markup=False)
+    if o.abbreviations:
+        out.print("\nForkortelser:", style="bold")
+        for short, full in o.abbreviations:
+            out.print(f"- {short}: {full}", markup=False)
 
 
 def main() -> None:

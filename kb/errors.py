@@ -38,6 +38,10 @@ class BadFileError(KBError):
     """A file that cannot be read as a document; the message says why. Ingest reports and skips it."""
 
 
+class UnknownDocumentError(KBError):
+    """No document in the knowledge base has that file name or title."""
+
+
 class BadDateError(KBError):
     """A filter date that cannot be read; ``value`` is what the user typed."""
 

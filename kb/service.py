@@ -21,7 +21,7 @@ from .answer import ExtractiveAnswerer
 from .config import Settings
 from .conversation import Condenser, resolve
 from .embeddings import CachedEmbeddings, build_embeddings
-from .errors import EmptyStoreError
+from .errors import EmptyStoreError, UnknownDocumentError
 from .generations import Generation, Generations
 from .glossary import danish_terms
 from .grounded import GroundedAnswerer, LLMCondenser
@@ -39,6 +39,7 @@ from .matters import (
     with_past_deadlines,
 )
 from .messages import msg
+from .overview import Overview, overview
 from .query import SpellingRepair
 from .rerank import build_reranker
 from .retrieve import HybridRetriever, Mode
@@ -377,6 +378,19 @@ class KnowledgeBase:
         self.ensure_ready()
         return {name: steps for name, steps in self.indexes.catalog.matters().items()
                 if matter.lower() in name.lower()}
+
+    def overview(self, document: str) -> Overview:
+        """A document at a glance (kb.overview), found by its file name or a part of its title."""
+        self.ensure_ready()
+        wanted = document.strip().lower()
+        firsts = [first for first, _ in self.lexical.documents()]
+        found = [c for c in firsts if wanted in (c.meta.source.lower(), Path(c.meta.source).stem.lower())] or \
+            [c for c in firsts if wanted and wanted in c.meta.title.lower()]
+        if len(found) != 1:
+            names = ", ".join(sorted(c.meta.source for c in found)) or "ingen"
+            raise UnknownDocumentError(f"»{document}« passer ikke på ét dokument (fundet: {names}). Brug filnavnet "
+                                       "fra `kb info`.")
+        return overview(self.lexical.document(found[0].meta.doc_id), self.indexes.catalog)
 
     def replay(self, questions: list[str], flt: SearchFilter = SearchFilter()) -> list[Turn]:
         """Conversation state from earlier user questions alone: each is answered again, in order."""

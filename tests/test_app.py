@@ -518,3 +518,32 @@ def test_browser_the_timeline_tab_shows_a_matters_documents_in_date_order(app_se
             page.screenshot(path=str(ARTIFACTS / f"timeline-{name}.png"), full_page=True)
             page.close()
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
+def test_browser_a_documents_overview_for_new_staff(app_server):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = app_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for name, viewport in (("desktop-1280x800", {"width": 1280, "height": 800}),
+                               ("phone-390", {"width": 390, "height": 844})):
+            page = browser.new_page(viewport=viewport, locale="da-DK")
+            page.goto(url)
+            page.get_by_role("tab", name="Om vidensbasen").click()
+            import re
+
+            page.locator("#kb-overview-pick input").click()
+            page.get_by_role("option", name=re.compile("^Afrapportering: Social")).click()
+            view = page.locator("#kb-overview")
+            view.get_by_text("DASSOS").wait_for(timeout=30_000)
+            text = view.inner_text()
+            assert "dokument 4 af 4" in text and "Besvarer" in text and "Formål" in text
+            assert "Den Administrative Styregruppe for Social- og Specialundervisningsområdet" in text
+            assert "senest den 31. maj 2025" in text  # a deadline it mentions, quoted
+            page.wait_for_timeout(600)  # the option list's closing animation
+            page.screenshot(path=str(ARTIFACTS / f"overview-{name}.png"), full_page=True)
+            page.close()
+        browser.close()

@@ -123,3 +123,25 @@ def test_a_question_about_the_course_or_the_newest_document_is_answered_from_the
     assert [c.source for c in newest.citations] == [DECISION_2025] and "2025-05-15" in newest.text
     request = corpus_kb.ask("Hvad er den seneste anmodning i sagen om den centrale udmelding?")
     assert [c.source for c in request.citations] == [RENEWAL_2024]
+
+
+def test_a_documents_overview_says_what_it_is_where_it_stands_and_what_it_defines(corpus_kb, kb_env):
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+    from kb.errors import UnknownDocumentError
+    from kb.overview import abbreviations
+
+    o = corpus_kb.overview(DECISION_2025)
+    assert o.position == (4, 4) and [(k, m.source) for k, m in o.relations] == [("answers", RENEWAL_2024)]
+    assert dict(o.abbreviations)["DASSOS"] == "Den Administrative Styregruppe for Social- og Specialundervisningsområdet"
+    assert o.sections and o.purpose and any("31. maj 2025" in d for d in o.dates)
+    text = " ".join(c.text.replace("\n", " ") for c in corpus_kb.lexical.document(o.meta.doc_id))
+    assert all(" ".join(x.split()) in " ".join(text.split()) for x in [o.purpose, *o.dates])  # quoted as written
+    assert [m.source for m in corpus_kb.overview("anmodning om beskrivelse").later] == [RENEWAL_2024]
+    with pytest.raises(UnknownDocumentError):
+        corpus_kb.overview("anmodning")  # two documents match: it says so instead of picking one
+    assert abbreviations("Ingen forkortelse (her) og et (TAL) uden navn.") == []
+    kb_env(data_dir=corpus_kb.settings.data_dir, corpus_dir=corpus_kb.settings.corpus_dir)
+    printed = " ".join(CliRunner().invoke(app, ["info", DECISION_2025]).output.split())
+    assert "dokument 4 af 4" in printed and "DASSOS" in printed

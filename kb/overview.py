@@ -1,0 +1,72 @@
+"""A document at a glance, for new staff: what it is, where it stands in its matter, its sections,
+the sentence that states its purpose, the dates and deadlines it mentions and the abbreviations it
+defines, every line quoted from the document. Pure functions over its chunks and the catalog.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .dates import DATE_MENTION
+from .matters import Catalog, opening_sentence
+from .types import Chunk, DocumentMeta
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
+_PURPOSE = re.compile(r"\b(formål\w*|har til hensigt|skal sikre|anmodes om|orienteres om|beskriver|anbefal\w*)\b",
+                      re.I)
+# 'Den Administrative Styregruppe for … (DASSOS)': capitalised words (with small linking words) before
+# a parenthesised abbreviation whose letters they could stand for.
+_DEFINED = re.compile(r"((?:[A-ZÆØÅ][\w-]*|og|for|i|på|af|den|det|de)(?:\s+(?:[A-ZÆØÅ]?[\w-]+)){0,9})\s*"
+                      r"\(([A-ZÆØÅ][A-ZÆØÅ\w-]{1,9})\)")
+
+
+@dataclass
+class Overview:
+    meta: DocumentMeta
+    chunks: int
+    matter: str = ""
+    position: tuple[int, int] = (0, 0)  # its place among the matter's documents (1-based), and how many
+    relations: list[tuple[str, DocumentMeta]] = field(default_factory=list)  # (follows|replaces|answers, other)
+    later: list[DocumentMeta] = field(default_factory=list)  # newer documents that follow it up
+    sections: list[str] = field(default_factory=list)
+    purpose: str = ""
+    dates: list[str] = field(default_factory=list)  # sentences that mention a date or a deadline
+    abbreviations: list[tuple[str, str]] = field(default_factory=list)  # (short, full)
+
+
+def _sentences(chunks: list[Chunk]) -> list[str]:
+    return [s.strip() for c in chunks for line in c.text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+
+
+def abbreviations(text: str) -> list[tuple[str, str]]:
+    """(short form, full name) for each 'Full Name (ABBR)' whose initials could make the abbreviation."""
+    found: dict[str, str] = {}
+    for full, short in _DEFINED.findall(text):
+        words = full.split()
+        initials = short.replace("-", "").lower()
+        for start in range(len(words)):  # the longest tail of the phrase that starts with its first letter
+            candidate = " ".join(words[start:])
+            if candidate[:1].lower() == initials[:1] and len(words) - start >= 2:
+                found.setdefault(short, candidate)
+                break
+    return sorted(found.items())
+
+
+def overview(chunks: list[Chunk], catalog: Catalog) -> Overview:
+    """The overview of one document from its chunks in reading order."""
+    meta = chunks[0].meta
+    result = Overview(meta=meta, chunks=len(chunks), matter=meta.matter)
+    if meta.matter:
+        steps = catalog.matters().get(meta.matter, [])
+        sources = [s.meta.source for s in steps]
+        result.position = (sources.index(meta.source) + 1 if meta.source in sources else 0, len(steps))
+        result.later = catalog.newer(meta.source)
+    for kind in ("follows", "replaces", "answers"):
+        result.relations += [(kind, other) for name in getattr(meta, kind) if (other := catalog.meta(name))]
+    result.sections = list(dict.fromkeys(c.section for c in chunks if c.section))
+    sentences = _sentences(chunks)
+    result.purpose = next((s for s in sentences if _PURPOSE.search(s) and len(s.split()) >= 8), "") or \
+        opening_sentence(chunks)
+    result.dates = [s for s in dict.fromkeys(sentences) if DATE_MENTION.search(s) and len(s.split()) >= 5][:8]
+    result.abbreviations = abbreviations(" ".join(c.text.replace("\n", " ") for c in chunks))
+    return result
