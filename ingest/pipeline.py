@@ -48,6 +48,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)  # relations between documents for a person to confirm
     chunks_written: int = 0
     embedded: int = 0
     embeddings_reused: int = 0

@@ -100,6 +100,8 @@ def ingest(paths: list[Path] = typer.Argument(None, help="Filer eller mapper (st
         console.print(f"[red]Sprunget over:[/red] {escape(source)}: {escape(reason)}")
     for warning in report.warnings:
         console.print(f"[yellow]Advarsel:[/yellow] {escape(warning)}")
+    for suggestion in report.suggestions:
+        console.print(f"[cyan]Forslag:[/cyan] {escape(suggestion)}")
     total = kb.store.count()
     rate = report.chunks_written / report.seconds if report.seconds else 0.0
     console.print(

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from .dates import danish_date, deadlines
 from .messages import msg
@@ -238,3 +238,41 @@ def course_answer(query: Query, hits: list[Hit], catalog: Catalog) -> Answer | N
                   hits=_with_chunks(hits, steps),
                   language=query.language, confidence=1.0, retrieval_query=query.text, intent="course",
                   follow_up=query.follow_up)
+
+
+def _stems(text: str) -> set[str]:
+    """Words of four letters or more, cut to six: 'central' and 'centrale' are one."""
+    return {w[:6] for w in re.findall(r"\w{4,}", text.lower())}
+
+
+def _names(sentences: list[set[str]], title: str) -> bool:
+    """Whether one sentence holds at least 80% of a title's six or more words (a title cited, perhaps
+    inflected; a short title is too common to tell)."""
+    wanted = _stems(title)
+    return len(wanted) >= 6 and any(len(wanted & sentence) >= 0.8 * len(wanted) for sentence in sentences)
+
+
+def suggest_relations(changed: list[list[Chunk]], catalog: Catalog) -> list[str]:
+    """Relations a person should confirm in a sidecar, for changed documents that name none: another
+    document with the same case number (the same matter?), or whose title the text cites (does it
+    follow up or answer that one?). Printed at ingest, never applied silently."""
+    suggestions: list[str] = []
+    for chunks in changed:
+        meta = chunks[0].meta
+        if meta.matter or meta.follows or meta.replaces or meta.answers:
+            continue
+        sentences = [_stems(s) for c in chunks for s in _SENTENCE.split(" ".join(c.text.split()))]
+        case = re.sub(r"\s+", "", meta.case_number)
+        sidecar = f"{Path(meta.source).stem}.meta.yaml"
+        for other in catalog.first.values():
+            o = other.meta
+            if o.source == meta.source:
+                continue
+            if case and case == re.sub(r"\s+", "", o.case_number):
+                suggestions.append(f"{meta.source} og {o.source} har samme sagsnummer ({o.case_number}): samme sag? "
+                                   f"Skriv matter: i {sidecar}")
+            elif o.date_num < meta.date_num and _names(sentences, o.title):
+                suggestions.append(f"{meta.source} nævner »{o.title}« ({o.date or 'udateret'}): følger den op på "
+                                   f"eller besvarer den? Skriv follows: eller answers: [\"{o.source}\"] og matter: "
+                                   f"i {sidecar}")
+    return suggestions

@@ -35,6 +35,7 @@ from .matters import (
     course_answer,
     newest_answer,
     prefer_newest,
+    suggest_relations,
     with_newer_guidance,
     with_past_deadlines,
 )
@@ -198,6 +199,11 @@ class KnowledgeBase:
                     return self._run_pipeline(paths, store, current, progress)
             report = self._write_generation(rebuild, lambda store, new: self._run_pipeline(paths, store, new, progress))
         self.follow()
+        if report.added or report.updated:
+            changed = {Path(source).stem for source in report.added + report.updated}
+            documents = [self.lexical.document(first.meta.doc_id) for first, _ in self.lexical.documents()
+                         if Path(first.meta.source).stem in changed]
+            report.suggestions = suggest_relations(documents, self.indexes.catalog)
         return report
 
     def _run_pipeline(self, paths: list[Path], store: VectorStore, generation: Generation,

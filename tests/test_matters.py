@@ -145,3 +145,22 @@ def test_a_documents_overview_says_what_it_is_where_it_stands_and_what_it_define
     kb_env(data_dir=corpus_kb.settings.data_dir, corpus_dir=corpus_kb.settings.corpus_dir)
     printed = " ".join(CliRunner().invoke(app, ["info", DECISION_2025]).output.split())
     assert "dokument 4 af 4" in printed and "DASSOS" in printed
+
+
+def test_an_ingest_suggests_relations_for_documents_that_name_none_and_applies_none(tmp_path, corpus_copy,
+                                                                                      fake_embeddings):
+    from kb.service import KnowledgeBase
+
+    from .conftest import make_settings
+
+    (corpus_copy / "004_8c4574a062c83094.meta.yaml").unlink()  # the municipal decision, without a sidecar
+    sidecar = corpus_copy / "002_30283580c0489ba7.meta.yaml"
+    sidecar.write_text("\n".join(line for line in sidecar.read_text(encoding="utf-8").splitlines()
+                                 if not line.startswith("matter")).replace("2019-5570", "2019 - 9901"),
+                       encoding="utf-8")  # the form, now with the request's case number and no matter
+    kb = KnowledgeBase(make_settings(tmp_path), embeddings=fake_embeddings)
+    report = kb.ingest()
+    joined = "\n".join(report.suggestions)
+    assert "004_8c4574a062c83094.txt nævner »Anmodning om fornyet behandling" in joined
+    assert "002_30283580c0489ba7.txt og 001_8c99ea295e75401a.txt har samme sagsnummer" in joined
+    assert not kb.overview(DECISION_2025).relations  # suggested, not applied
