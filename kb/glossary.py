@@ -77,3 +77,17 @@ def danish_terms(question: str) -> list[str]:
         if term and term not in out:
             out.append(term)
     return out
+
+
+def renamings(setting: str) -> list[tuple[str, str]]:
+    """'old=new; old2=new2' (KB_ISSUER_ALIASES) as (old, new) pairs."""
+    pairs = [part.split("=", 1) for part in setting.split(";") if "=" in part]
+    return [(old.strip(), new.strip()) for old, new in pairs if old.strip() and new.strip()]
+
+
+def issuer_label(issuer: str, pairs: list[tuple[str, str]]) -> str:
+    """'Socialstyrelsen (nu Social- og Boligstyrelsen)' for an issuer that was renamed since."""
+    for old, new in pairs:
+        if re.search(rf"\b{re.escape(old)}\b", issuer) and new not in issuer:
+            return f"{issuer} (nu {new})"
+    return issuer

@@ -8,7 +8,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -23,7 +23,7 @@ from .conversation import Condenser, resolve
 from .embeddings import CachedEmbeddings, build_embeddings
 from .errors import EmptyStoreError, UnknownDocumentError
 from .generations import Generation, Generations
-from .glossary import danish_terms
+from .glossary import danish_terms, issuer_label, renamings
 from .grounded import GroundedAnswerer, LLMCondenser
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
@@ -396,7 +396,10 @@ class KnowledgeBase:
             names = ", ".join(sorted(c.meta.source for c in found)) or "ingen"
             raise UnknownDocumentError(f"»{document}« passer ikke på ét dokument (fundet: {names}). Brug filnavnet "
                                        "fra `kb info`.")
-        return overview(self.lexical.document(found[0].meta.doc_id), self.indexes.catalog)
+        result = overview(self.lexical.document(found[0].meta.doc_id), self.indexes.catalog)
+        result.meta = replace(result.meta, issuer=issuer_label(result.meta.issuer,
+                                                               renamings(self.settings.retrieval.issuer_aliases)))
+        return result
 
     def replay(self, questions: list[str], flt: SearchFilter = SearchFilter()) -> list[Turn]:
         """Conversation state from earlier user questions alone: each is answered again, in order."""
@@ -421,6 +424,7 @@ class KnowledgeBase:
         info: dict[str, DocumentInfo] = {}
         for first, count in self.lexical.documents():
             m = first.meta
-            entry = info.setdefault(m.source, DocumentInfo(m.source, m.title, m.doc_type, m.date, m.issuer, 0))
+            issuer = issuer_label(m.issuer, renamings(self.settings.retrieval.issuer_aliases))
+            entry = info.setdefault(m.source, DocumentInfo(m.source, m.title, m.doc_type, m.date, issuer, 0))
             entry.chunks += count
         return sorted(info.values(), key=lambda d: d.source)

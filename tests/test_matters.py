@@ -164,3 +164,15 @@ def test_an_ingest_suggests_relations_for_documents_that_name_none_and_applies_n
     assert "004_8c4574a062c83094.txt nævner »Anmodning om fornyet behandling" in joined
     assert "002_30283580c0489ba7.txt og 001_8c99ea295e75401a.txt har samme sagsnummer" in joined
     assert not kb.overview(DECISION_2025).relations  # suggested, not applied
+
+
+def test_a_renamed_organisation_is_shown_with_its_new_name(corpus_kb):
+    from kb.glossary import issuer_label, renamings
+
+    pairs = renamings("Socialstyrelsen=Social- og Boligstyrelsen; A = B ;broken")
+    assert pairs == [("Socialstyrelsen", "Social- og Boligstyrelsen"), ("A", "B")]
+    assert issuer_label("Socialstyrelsen", pairs) == "Socialstyrelsen (nu Social- og Boligstyrelsen)"
+    assert issuer_label("Social- og Boligstyrelsen", pairs) == "Social- og Boligstyrelsen"
+    shown = {d.source: d.issuer for d in corpus_kb.documents()}
+    assert shown[REQUEST_2022].endswith("(nu Social- og Boligstyrelsen)") and shown[RENEWAL_2024] == "Social- og Boligstyrelsen"
+    assert corpus_kb.overview(REQUEST_2022).meta.issuer.endswith("(nu Social- og Boligstyrelsen)")
