@@ -280,12 +280,21 @@ def overview_html(kb: KnowledgeBase, source: str | None) -> str:
     rows += [("Fulgt op af", f"{later.title} ({later.date or 'udateret'})") for later in o.later]
     facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v)
     parts = [f"<h3>{_e(m.title)}</h3><table class='kb-overview'>{facts}</table>"]
+    def in_document(line: str, shown: str) -> str:  # each line opens the passage it stands in
+        passage = o.passages.get(line, "")
+        if not passage:
+            return shown
+        body = _e(passage).replace(_e(line), f"<mark>{_e(line)}</mark>", 1)
+        return f"<details><summary>{shown}</summary><div class='kb-doc'>{body}</div></details>"
+
     if o.purpose:
-        parts.append(f"<h4>Formål</h4><blockquote>»{_e(o.purpose)}«</blockquote>")
+        parts.append(f"<h4>Formål</h4>{in_document(o.purpose, f'»{_e(o.purpose)}«')}")
     if o.sections:
-        parts.append("<h4>Indhold</h4><ol>" + "".join(f"<li>{_e(x)}</li>" for x in o.sections) + "</ol>")
+        parts.append("<h4>Indhold</h4><ol>" + "".join(f"<li>{in_document(x, _e(x))}</li>" for x in o.sections) +
+                     "</ol>")
     if o.dates:
-        parts.append("<h4>Datoer og frister</h4><ul>" + "".join(f"<li>»{_e(x)}«</li>" for x in o.dates) + "</ul>")
+        parts.append("<h4>Datoer og frister</h4><ul>" + "".join(f"<li>{in_document(x, f'»{_e(x)}«')}</li>"
+                                                                 for x in o.dates) + "</ul>")
     if o.abbreviations:
         parts.append("<h4>Forkortelser</h4><ul>" + "".join(f"<li><b>{_e(a)}</b>: {_e(b)}</li>"
                                                            for a, b in o.abbreviations) + "</ul>")

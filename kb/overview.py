@@ -32,10 +32,11 @@ class Overview:
     purpose: str = ""
     dates: list[str] = field(default_factory=list)  # sentences that mention a date or a deadline
     abbreviations: list[tuple[str, str]] = field(default_factory=list)  # (short, full)
+    passages: dict[str, str] = field(default_factory=dict)  # a quoted line or section -> the passage it is in
 
 
-def _sentences(chunks: list[Chunk]) -> list[str]:
-    return [s.strip() for c in chunks for line in c.text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+def _sentences(chunks: list[Chunk]) -> list[tuple[str, Chunk]]:
+    return [(s.strip(), c) for c in chunks for line in c.text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
 
 
 def abbreviations(text: str) -> list[tuple[str, str]]:
@@ -65,8 +66,13 @@ def overview(chunks: list[Chunk], catalog: Catalog) -> Overview:
         result.relations += [(kind, other) for name in getattr(meta, kind) if (other := catalog.meta(name))]
     result.sections = list(dict.fromkeys(c.section for c in chunks if c.section))
     sentences = _sentences(chunks)
-    result.purpose = next((s for s in sentences if _PURPOSE.search(s) and len(s.split()) >= 8), "") or \
+    where = {sentence: chunk.text for sentence, chunk in reversed(sentences)}  # the first passage holding it
+    result.purpose = next((s for s, _ in sentences if _PURPOSE.search(s) and len(s.split()) >= 8), "") or \
         opening_sentence(chunks)
-    result.dates = [s for s in dict.fromkeys(sentences) if DATE_MENTION.search(s) and len(s.split()) >= 5][:8]
+    result.dates = [s for s in dict.fromkeys(s for s, _ in sentences)
+                    if DATE_MENTION.search(s) and len(s.split()) >= 5][:8]
     result.abbreviations = abbreviations(" ".join(c.text.replace("\n", " ") for c in chunks))
+    result.passages = {line: where.get(line, "") for line in [result.purpose, *result.dates] if line}
+    result.passages.update({section: next(c.text for c in chunks if c.section == section)
+                            for section in result.sections})
     return result

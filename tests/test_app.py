@@ -543,6 +543,9 @@ def test_browser_a_documents_overview_for_new_staff(app_server):
             assert "dokument 4 af 4" in text and "Besvarer" in text and "Formål" in text
             assert "Den Administrative Styregruppe for Social- og Specialundervisningsområdet" in text
             assert "senest den 31. maj 2025" in text  # a deadline it mentions, quoted
+            line = view.locator("summary", has_text="senest den 31. maj 2025").first
+            line.click()  # opens the passage it stands in, the line marked
+            assert "senest den 31. maj 2025" in view.locator("details[open] mark").first.inner_text()
             page.wait_for_timeout(600)  # the option list's closing animation
             page.screenshot(path=str(ARTIFACTS / f"overview-{name}.png"), full_page=True)
             page.close()

@@ -136,6 +136,8 @@ def test_a_documents_overview_says_what_it_is_where_it_stands_and_what_it_define
     assert o.position == (4, 4) and [(k, m.source) for k, m in o.relations] == [("answers", RENEWAL_2024)]
     assert dict(o.abbreviations)["DASSOS"] == "Den Administrative Styregruppe for Social- og Specialundervisningsområdet"
     assert o.sections and o.purpose and any("31. maj 2025" in d for d in o.dates)
+    assert all(line in o.passages[line] for line in [o.purpose, *o.dates])  # each opens the passage it is in
+    assert set(o.sections) <= set(o.passages)
     text = " ".join(c.text.replace("\n", " ") for c in corpus_kb.lexical.document(o.meta.doc_id))
     assert all(" ".join(x.split()) in " ".join(text.split()) for x in [o.purpose, *o.dates])  # quoted as written
     assert [m.source for m in corpus_kb.overview("anmodning om beskrivelse").later] == [RENEWAL_2024]
