@@ -87,9 +87,12 @@ class _ChunkTable:
         return self._rows("SELECT id, text, meta FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,))
 
     def documents(self) -> list[tuple[Chunk, int]]:
+        """Each document's first chunk and its number of chunks, in one query (thousands of documents)."""
         with self._lock:
-            counts = self._db.execute("SELECT doc_id, COUNT(*), MIN(idx) FROM chunks GROUP BY doc_id").fetchall()
-        return [(first, n) for doc_id, n, low in counts if (first := self.at(doc_id, low)) is not None]
+            rows = self._db.execute(
+                "SELECT c.id, c.text, c.meta, g.n FROM chunks c JOIN (SELECT doc_id, COUNT(*) AS n, MIN(idx) AS low "
+                "FROM chunks GROUP BY doc_id) g ON c.doc_id = g.doc_id AND c.idx = g.low ORDER BY c.doc_id").fetchall()
+        return [(Chunk.from_store(cid, text, json.loads(meta)), n) for cid, text, meta, n in rows]
 
     def iter_all(self, batch: int = 1000) -> Iterator[Chunk]:
         last = ""
