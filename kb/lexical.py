@@ -196,6 +196,10 @@ class LexicalIndex:
     # tail matrix) until dead rows or the tail reach this share of it; then one compaction rewrites it.
     COMPACT_AT = 0.25
     COMPACT_MIN_ENTRIES = 2_000_000  # a small index is compacted only when a tail of this size builds up
+    # ... and a large one before the tail (in memory, with its pending entries) passes this: a long ingest
+    # then rewrites the main matrix more often (a streamed pass, seconds at 100k chunks) but its memory
+    # stays the same whatever the corpus's size.
+    COMPACT_MAX_ENTRIES = 4_000_000
 
     def __init__(self, tokens: str, table: _ChunkTable, path: Path | None) -> None:
         if tokens not in TOKENIZERS:
@@ -283,9 +287,9 @@ class LexicalIndex:
                 del counter[key]
         tail_entries = self._tail.nnz + sum(len(r) for r, _, _ in self._pending)
         dead = len(self._ids) - len(self._row)
-        # At a share of the matrix, so that the total work of many ingests stays linear.
-        if tail_entries > max(self.COMPACT_MIN_ENTRIES, self._main.nnz * self.COMPACT_AT) or \
-                dead > len(self._ids) * self.COMPACT_AT:
+        # At a share of the matrix (so that the work of many small ingests stays linear), or a fixed size.
+        limit = max(self.COMPACT_MIN_ENTRIES, min(self._main.nnz * self.COMPACT_AT, self.COMPACT_MAX_ENTRIES))
+        if tail_entries > limit or dead > len(self._ids) * self.COMPACT_AT:
             self._compact()
         self._refresh()
 
