@@ -496,11 +496,10 @@ def test_browser_a_model_written_answer_streams_and_shows_that_it_was_checked(ll
         browser.close()
 
 
-@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
-def test_browser_the_timeline_tab_shows_a_matters_documents_in_date_order(app_server):
+def _at_two_widths(url: str):
+    """The chat in Chromium at desktop and at phone width, in turn: (name, page), each page closed after."""
     from playwright.sync_api import sync_playwright
 
-    url, _ = app_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -508,45 +507,40 @@ def test_browser_the_timeline_tab_shows_a_matters_documents_in_date_order(app_se
                                ("phone-390", {"width": 390, "height": 844})):
             page = browser.new_page(viewport=viewport, locale="da-DK")
             page.goto(url)
-            page.get_by_role("tab", name="Tidslinje").click()
-            steps = page.locator("#kb-timeline .kb-step")
-            steps.first.wait_for(timeout=30_000)
-            dates = [steps.nth(i).locator(".kb-step-date").inner_text() for i in range(steps.count())]
-            assert dates == ["2019-11-26", "2022-09-27", "2024-05", "2025-05-15"]
-            assert steps.first.locator("blockquote").is_visible()
-            assert "Central udmelding" in page.locator("#kb-timeline h3").first.inner_text()
-            page.screenshot(path=str(ARTIFACTS / f"timeline-{name}.png"), full_page=True)
+            yield name, page
             page.close()
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
+def test_browser_the_timeline_tab_shows_a_matters_documents_in_date_order(app_server):
+    for name, page in _at_two_widths(app_server[0]):
+        page.get_by_role("tab", name="Tidslinje").click()
+        steps = page.locator("#kb-timeline .kb-step")
+        steps.first.wait_for(timeout=30_000)
+        dates = [steps.nth(i).locator(".kb-step-date").inner_text() for i in range(steps.count())]
+        assert dates == ["2019-11-26", "2022-09-27", "2024-05", "2025-05-15"]
+        assert steps.first.locator("blockquote").is_visible()
+        assert "Central udmelding" in page.locator("#kb-timeline h3").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"timeline-{name}.png"), full_page=True)
 
 
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="Chromium not installed (scripts/test.sh installs it)")
 def test_browser_a_documents_overview_for_new_staff(app_server):
-    from playwright.sync_api import sync_playwright
+    import re
 
-    url, _ = app_server
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        for name, viewport in (("desktop-1280x800", {"width": 1280, "height": 800}),
-                               ("phone-390", {"width": 390, "height": 844})):
-            page = browser.new_page(viewport=viewport, locale="da-DK")
-            page.goto(url)
-            page.get_by_role("tab", name="Om vidensbasen").click()
-            import re
-
-            page.locator("#kb-overview-pick input").click()
-            page.get_by_role("option", name=re.compile("^Afrapportering: Social")).click()
-            view = page.locator("#kb-overview")
-            view.get_by_text("DASSOS").wait_for(timeout=30_000)
-            text = view.inner_text()
-            assert "dokument 4 af 4" in text and "Besvarer" in text and "Formål" in text
-            assert "Den Administrative Styregruppe for Social- og Specialundervisningsområdet" in text
-            assert "senest den 31. maj 2025" in text  # a deadline it mentions, quoted
-            line = view.locator("summary", has_text="senest den 31. maj 2025").first
-            line.click()  # opens the passage it stands in, the line marked
-            assert "senest den 31. maj 2025" in view.locator("details[open] mark").first.inner_text()
-            page.wait_for_timeout(600)  # the option list's closing animation
-            page.screenshot(path=str(ARTIFACTS / f"overview-{name}.png"), full_page=True)
-            page.close()
-        browser.close()
+    for name, page in _at_two_widths(app_server[0]):
+        page.get_by_role("tab", name="Om vidensbasen").click()
+        page.locator("#kb-overview-pick input").click()
+        page.get_by_role("option", name=re.compile("^Afrapportering: Social")).click()
+        view = page.locator("#kb-overview")
+        view.get_by_text("DASSOS").wait_for(timeout=30_000)
+        text = view.inner_text()
+        assert "dokument 4 af 4" in text and "Besvarer" in text and "Formål" in text
+        assert "Den Administrative Styregruppe for Social- og Specialundervisningsområdet" in text
+        assert "senest den 31. maj 2025" in text  # a deadline it mentions, quoted
+        line = view.locator("summary", has_text="senest den 31. maj 2025").first
+        line.click()  # opens the passage it stands in, the line marked
+        assert "senest den 31. maj 2025" in view.locator("details[open] mark").first.inner_text()
+        page.wait_for_timeout(600)  # the option list's closing animation
+        page.screenshot(path=str(ARTIFACTS / f"overview-{name}.png"), full_page=True)
