@@ -21,8 +21,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
 
 
 def _key(name: str) -> str:
-    """A document named with or without its extension or folder: '001_x.txt' = '001_x'."""
-    return PurePosixPath(name.strip()).stem.lower()
+    """A document's path without its extension: 'notater/001_x.txt' = 'notater/001_x'."""
+    return str(PurePosixPath(name.strip()).with_suffix("")).lower()
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,19 @@ class Catalog:
     def __init__(self, firsts: list[Chunk], document: Callable[[str], list[Chunk]]) -> None:
         self.first = {_key(c.meta.source): c for c in firsts}
         self._document = document
+        stems: dict[str, list[str]] = {}
+        for key in self.first:
+            stems.setdefault(PurePosixPath(key).name, []).append(key)
+        self._unique_stems = {stem: keys[0] for stem, keys in stems.items() if len(keys) == 1}
+
+    def resolve(self, name: str) -> str:
+        """The key of the document a sidecar names: by its path, or by its bare file name when only one
+        document in the knowledge base has that name."""
+        key = _key(name)
+        return key if key in self.first else self._unique_stems.get(PurePosixPath(key).name, key)
 
     def meta(self, source: str) -> DocumentMeta | None:
-        chunk = self.first.get(_key(source))
+        chunk = self.first.get(self.resolve(source))
         return chunk.meta if chunk else None
 
     def matters(self) -> dict[str, list[Step]]:
@@ -82,7 +92,8 @@ class Catalog:
         return dict(sorted(found.items()))
 
     def step(self, source: str) -> Step:
-        chunks = self._document(self.first[_key(source)].meta.doc_id)[:3] or [self.first[_key(source)]]
+        first = self.first[self.resolve(source)]
+        chunks = self._document(first.meta.doc_id)[:3] or [first]
         quote = opening_sentence(chunks)
         return Step(chunk=next((c for c in chunks if quote in c.text), chunks[0]), quote=quote)
 
@@ -93,10 +104,11 @@ class Catalog:
         if meta is None or not meta.matter:
             return []
         later: list[DocumentMeta] = []
-        frontier, seen = {_key(source)}, {_key(source)}
+        start = self.resolve(source)
+        frontier, seen = {start}, {start}
         while frontier:
             successors = {_key(c.meta.source) for c in self.first.values() if c.meta.matter == meta.matter
-                          and {_key(n) for n in (*c.meta.follows, *c.meta.replaces)} & frontier} - seen
+                          and {self.resolve(n) for n in (*c.meta.follows, *c.meta.replaces)} & frontier} - seen
             seen |= successors
             later += [self.first[k].meta for k in successors if self.first[k].meta.date_num > meta.date_num]
             frontier = successors

@@ -178,3 +178,13 @@ def test_a_renamed_organisation_is_shown_with_its_new_name(corpus_kb):
     shown = {d.source: d.issuer for d in corpus_kb.documents()}
     assert shown[REQUEST_2022].endswith("(nu Social- og Boligstyrelsen)") and shown[RENEWAL_2024] == "Social- og Boligstyrelsen"
     assert corpus_kb.overview(REQUEST_2022).meta.issuer.endswith("(nu Social- og Boligstyrelsen)")
+
+
+def test_documents_in_sub_folders_with_the_same_file_name_are_kept_apart():
+    docs = [_doc("a", "2019"), _doc("b", "2022", follows=("a.txt",))]
+    twin = _doc("x", "2023", follows=("a.txt",))
+    twin = Chunk(chunk_id="y#0", meta=DocumentMeta(doc_id="y", source="andet/a.txt", title="Andet", date="2023",
+                                                   matter="Sag Y"), text=twin.text, section="", start=0, end=1, index=0)
+    catalog = Catalog([*docs, twin], lambda doc_id: [c for c in [*docs, twin] if c.meta.doc_id == doc_id])
+    assert catalog.meta("andet/a.txt").title == "Andet" and catalog.meta("a.txt").title == "Titel a"
+    assert [m.source for m in catalog.newer("a.txt")] == ["b.txt"] and catalog.newer("andet/a.txt") == []
