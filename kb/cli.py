@@ -237,16 +237,15 @@ def eval_compare(questions: Path = typer.Option(..., "--questions", exists=True)
     settings = get_settings()
     if llm:
         _require_llm()
+        configs = llm_configs(describe(settings.llm))
     else:  # retrieval and chunking are compared on the quoted answers
         settings = settings.override(llm_provider="none")
-    if llm:
-        configs = llm_configs(describe(settings.llm))
-    elif chunk_sizes:
-        configs = chunk_size_configs([int(n) for n in chunk_sizes.split(",")])
-    elif dense_weights:
-        configs = dense_weight_configs([float(w) for w in dense_weights.split(",")])
-    else:
-        configs = default_configs(settings)
+        if chunk_sizes:
+            configs = chunk_size_configs([int(n) for n in chunk_sizes.split(",")])
+        elif dense_weights:
+            configs = dense_weight_configs([float(w) for w in dense_weights.split(",")])
+        else:
+            configs = default_configs(settings)
     payload = compare(settings, configs, _read_questions(questions), out_dir, name)
     Console().print(render_markdown(payload).split("![chart]")[0])
     console.print(f"Rapport: {out_dir / (name + '.md')}")
@@ -493,15 +492,16 @@ def info(document: str = typer.Argument("", help="Et dokuments filnavn (eller en
 
 
 def _print_overview(out: Console, o) -> None:
+    from .overview import RELATION_LABELS
+
     m = o.meta
     out.print(m.title, style="bold", markup=False)
     out.print(f"{m.doc_type} · {m.issuer or 'ukendt udgiver'} · {m.date or 'udateret'} · {m.source} · "
               f"{o.chunks} tekststykker", markup=False)
     if o.matter:
         out.print(f"Sag: {o.matter} (dokument {o.position[0]} af {o.position[1]})", markup=False)
-    labels = {"follows": "Følger op på", "replaces": "Erstatter", "answers": "Besvarer"}
     for kind, other in o.relations:
-        out.print(f"{labels[kind]}: {other.title} ({other.date or 'udateret'})", markup=False)
+        out.print(f"{RELATION_LABELS[kind]}: {other.title} ({other.date or 'udateret'})", markup=False)
     for later in o.later:
         out.print(f"Fulgt op af: {later.title} ({later.date or 'udateret'})", markup=False)
     if o.purpose:

@@ -15,9 +15,8 @@ from pathlib import Path, PurePosixPath
 
 from .dates import danish_date, deadlines
 from .messages import msg
+from .text import sentences
 from .types import Answer, Chunk, Citation, DocumentMeta, Hit, Query
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
 
 
 def _key(name: str) -> str:
@@ -50,12 +49,10 @@ def opening_sentence(chunks: list[Chunk]) -> str:
     field), verbatim: what the document is, in its own words."""
     title = re.sub(r"\W+", " ", chunks[0].meta.title.lower()).strip() if chunks else ""
     for chunk in chunks:
-        for line in chunk.text.splitlines():
-            for sentence in _SENTENCE.split(line.strip()):
-                plain = sentence.strip()
-                if len(plain.split()) >= 8 and not _FIELD.match(plain) and \
-                        re.sub(r"\W+", " ", plain.lower()).strip() not in title:
-                    return plain
+        for sentence in sentences(chunk.text):
+            if len(sentence.split()) >= 8 and not _FIELD.match(sentence) and \
+                    re.sub(r"\W+", " ", sentence.lower()).strip() not in title:
+                return sentence
     return chunks[0].text.strip().splitlines()[0] if chunks and chunks[0].text.strip() else ""
 
 
@@ -70,6 +67,7 @@ class Catalog:
         for key in self.first:
             stems.setdefault(PurePosixPath(key).name, []).append(key)
         self._unique_stems = {stem: keys[0] for stem, keys in stems.items() if len(keys) == 1}
+        self._steps: dict[str, Step] = {}  # read once per generation, not on every answer or page load
 
     def resolve(self, name: str) -> str:
         """The key of the document a sidecar names: by its path, or by its bare file name when only one
@@ -92,10 +90,13 @@ class Catalog:
         return dict(sorted(found.items()))
 
     def step(self, source: str) -> Step:
-        first = self.first[self.resolve(source)]
-        chunks = self._document(first.meta.doc_id)[:3] or [first]
-        quote = opening_sentence(chunks)
-        return Step(chunk=next((c for c in chunks if quote in c.text), chunks[0]), quote=quote)
+        key = self.resolve(source)
+        if key not in self._steps:
+            first = self.first[key]
+            chunks = self._document(first.meta.doc_id)[:3] or [first]
+            quote = opening_sentence(chunks)
+            self._steps[key] = Step(chunk=next((c for c in chunks if quote in c.text), chunks[0]), quote=quote)
+        return self._steps[key]
 
     def newer(self, source: str) -> list[DocumentMeta]:
         """Later documents of the same matter that follow up or replace this one, directly or through
@@ -273,7 +274,7 @@ def suggest_relations(changed: list[list[Chunk]], catalog: Catalog) -> list[str]
         meta = chunks[0].meta
         if meta.matter or meta.follows or meta.replaces or meta.answers:
             continue
-        sentences = [_stems(s) for c in chunks for s in _SENTENCE.split(" ".join(c.text.split()))]
+        stems = [_stems(s) for c in chunks for s in sentences(" ".join(c.text.split()))]
         case = re.sub(r"\s+", "", meta.case_number)
         sidecar = f"{Path(meta.source).stem}.meta.yaml"
         for other in catalog.first.values():
@@ -283,7 +284,7 @@ def suggest_relations(changed: list[list[Chunk]], catalog: Catalog) -> list[str]
             if case and case == re.sub(r"\s+", "", o.case_number):
                 suggestions.append(f"{meta.source} og {o.source} har samme sagsnummer ({o.case_number}): samme sag? "
                                    f"Skriv matter: i {sidecar}")
-            elif o.date_num < meta.date_num and _names(sentences, o.title):
+            elif o.date_num < meta.date_num and _names(stems, o.title):
                 suggestions.append(f"{meta.source} nævner »{o.title}« ({o.date or 'udateret'}): følger den op på "
                                    f"eller besvarer den? Skriv follows: eller answers: [\"{o.source}\"] og matter: "
                                    f"i {sidecar}")

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 from .dates import DATE_MENTION
 from .matters import Catalog, opening_sentence
+from .text import sentences
 from .types import Chunk, DocumentMeta
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ])")
+RELATION_LABELS = {"follows": "Følger op på", "replaces": "Erstatter", "answers": "Besvarer"}
 _PURPOSE = re.compile(r"\b(formål\w*|har til hensigt|skal sikre|anmodes om|orienteres om|beskriver|anbefal\w*)\b",
                       re.I)
 # 'Den Administrative Styregruppe for … (DASSOS)': capitalised words (with small linking words) before
@@ -36,7 +37,7 @@ class Overview:
 
 
 def _sentences(chunks: list[Chunk]) -> list[tuple[str, Chunk]]:
-    return [(s.strip(), c) for c in chunks for line in c.text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+    return [(s, c) for c in chunks for s in sentences(c.text)]
 
 
 def abbreviations(text: str) -> list[tuple[str, str]]:

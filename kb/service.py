@@ -389,7 +389,7 @@ class KnowledgeBase:
         """A document at a glance (kb.overview), found by its file name or a part of its title."""
         self.ensure_ready()
         wanted = document.strip().lower()
-        firsts = [first for first, _ in self.lexical.documents()]
+        firsts = list(self.indexes.catalog.first.values())
         found = [c for c in firsts if wanted in (c.meta.source.lower(), Path(c.meta.source).stem.lower())] or \
             [c for c in firsts if wanted and wanted in c.meta.title.lower()]
         if len(found) != 1:

@@ -32,6 +32,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a text as strings (``split_sentences``' spans)."""
+    return [text[start:end] for start, end in split_sentences(text)]
+
+
 def _add_span(spans: list[tuple[int, int]], body: str, offset: int, start: int, end: int) -> None:
     piece = body[start:end]
     stripped = piece.strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .dates import MONTHS as DANISH_MONTHS
 from .prompts import ABSTAIN_PHRASES
 from .types import Hit
 
@@ -20,8 +21,7 @@ _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 # full stop does not end a number ('31. maj') or a common Danish abbreviation ('f.eks.', 'jf.').
 _ABBREVIATIONS = ("f.eks", "bl.a", "jf", "ca", "nr", "pkt", "stk", "evt", "mv", "inkl", "kl", "dvs", "e.g", "i.e")
 _QUOTE = re.compile(r"[\"“”„«»]([^\"“”„«»]{3,})[\"“”„«»]")
-_DANISH = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
-           "november", "december")
+_DANISH = tuple(DANISH_MONTHS)
 _ENGLISH = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
             "november", "december")
 MONTHS = {name: n for names in (_DANISH, _ENGLISH) for n, name in enumerate(names, start=1)}  # an English
