@@ -335,11 +335,20 @@ def document_types(kb: KnowledgeBase) -> list[str]:
         return []
 
 
+def issuer_choices(kb: KnowledgeBase) -> list[str]:
+    """Each organisation once, under its current name (a renamed one also finds its old documents)."""
+    try:
+        return kb.issuers()
+    except EmptyStoreError:
+        return []
+
+
 def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
     limit = RateLimit(settings.app.app_questions_per_minute)
 
     def respond(question: str, conversation: list[dict], records: list[dict], turns: list[Turn], panels: list,
-                types: list[str], date_from: str, date_to: str, request: gr.Request) -> Iterator[tuple]:
+                types: list[str], date_from: str, date_to: str, issuers: list[str],
+                request: gr.Request) -> Iterator[tuple]:
         """Outputs: question box, chat, sources, sources data, case note, 'ask without context' button,
         then the session state (conversation, records, turns, panels, last question)."""
         question = question or ""
@@ -361,7 +370,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         record: dict = {}
         body, note, follow_up = "", "", False
         try:
-            flt = SearchFilter.from_user(types, date_from, date_to)
+            flt = SearchFilter.from_user(types, date_from, date_to, issuers)
             answer = None
             for item in kb.ask_stream(question, history=turns, flt=flt):
                 if isinstance(item, str):  # a chat model's draft as it grows; checked when it is complete
@@ -402,10 +411,11 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         yield ("", history, sources_panel(panels), data, note, gr.update(visible=follow_up), *state)
 
     def ask_alone(last_question: str, conversation: list[dict], records: list[dict], turns: list[Turn],
-                  panels: list, types: list[str], date_from: str, date_to: str,
+                  panels: list, types: list[str], date_from: str, date_to: str, issuers: list[str],
                   request: gr.Request) -> Iterator[tuple]:
         """The last question again, answered on its own (the conversation starts over from it)."""
-        yield from respond(last_question, conversation, records, [], panels, types, date_from, date_to, request)
+        yield from respond(last_question, conversation, records, [], panels, types, date_from, date_to, issuers,
+                           request)
 
     def on_like(records: list[dict], data: gr.LikeData) -> tuple[str, int | None]:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -468,6 +478,8 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                     gr.Examples(EXAMPLES, inputs=question, label="Eksempler på spørgsmål (klik for at bruge)")
                     with gr.Accordion("Afgræns søgningen", open=False):
                         types = gr.CheckboxGroup(document_types(kb), label="Kun disse dokumenttyper")
+                        issuers = gr.CheckboxGroup(issuer_choices(kb), value=[], elem_id="kb-issuers", label=(
+                            "Kun disse udgivere (en omdøbt myndighed tæller med sit tidligere navn)"))
                         with gr.Row():
                             date_from = gr.Textbox(label="Fra dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
                             date_to = gr.Textbox(label="Til dato", placeholder="ÅÅÅÅ eller ÅÅÅÅ-MM-DD")
@@ -484,7 +496,7 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
                         "»Giv mig et overblik over forløbet i sagen«.")
             timeline = gr.HTML(timeline_html(kb), elem_id="kb-timeline")
 
-        filters = [types, date_from, date_to]
+        filters = [types, date_from, date_to, issuers]
         state = [conversation, records, turns, panels, last_question]
         outputs = [question, chatbot, sources, sources_data, case, alone_button, *state]
         limit_each = settings.app.app_concurrency

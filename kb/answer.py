@@ -19,7 +19,7 @@ import numpy as np
 from .config import AnswerSettings
 from .conversation import topic_words
 from .embeddings import CachedEmbeddings
-from .glossary import english_lookup
+from .glossary import english_lookup, issuer_names
 from .intent import (
     FACT_INTENTS,
     KINDED_INTENTS,
@@ -101,8 +101,9 @@ class AnswerContext:
 
 class ExtractiveAnswerer:
     def __init__(self, embeddings: CachedEmbeddings, lexical: LexicalIndex, settings: AnswerSettings,
-                 weights: ScoringWeights = ScoringWeights()) -> None:
+                 weights: ScoringWeights = ScoringWeights(), renamed: list[tuple[str, str]] | None = None) -> None:
         self.weights = weights
+        self.renamed = renamed or []  # (old, new) organisation names: a document is by both
         self.embeddings, self.lexical = embeddings, lexical
         self.answer_hits, self.max_sentences = settings.answer_hits, settings.max_answer_sentences
         self.threshold = settings.abstain_threshold
@@ -255,7 +256,7 @@ class ExtractiveAnswerer:
         enough of the question's own topic (IDF-weighted), so a question about an e-mail address,
         sanctions or 2018 figures is not answered with the deadline sentence."""
         q = ctx.query
-        passage = _Passage(chunk)
+        passage = _Passage(chunk, self.renamed)
         # A follow-up is judged by what it resolved to ('Og hvem skal den godkendes af?' + the earlier turn).
         topic = set(stem_tokens(" ".join(topic_words(q.text if q.follow_up else q.focus))))
         known = {t for t in topic if t in self.lexical.doc_freq}
@@ -310,12 +311,13 @@ class ExtractiveAnswerer:
 
 
 class _Passage:
-    """A chunk with its document's facts (title, type, date, issuer), for asking whether it mentions
-    a term: as a stem, or as part of a Danish compound ('tilbud' in 'døgnbehandlingstilbud')."""
+    """A chunk with its document's facts (title, type, date, issuer under each of its names), for
+    asking whether it mentions a term: as a stem, or as part of a Danish compound ('tilbud' in
+    'døgnbehandlingstilbud')."""
 
-    def __init__(self, chunk: Chunk) -> None:
+    def __init__(self, chunk: Chunk, renamed: list[tuple[str, str]]) -> None:
         m = chunk.meta
-        text = " ".join((chunk.embed_text, m.doc_type, m.date, m.date[:4], m.issuer))
+        text = " ".join((chunk.embed_text, m.doc_type, m.date, m.date[:4], issuer_names(m.issuer, renamed)))
         self.stems = set(stem_tokens(text))
         self.words = {fold(w) for w in words(text)}
         self.folded = " ".join(fold(w) for w in words(" ".join((text, m.title))))

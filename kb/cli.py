@@ -127,6 +127,9 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
         doc_type: Optional[list[str]] = typer.Option(None, "--type", help="Kun denne dokumenttype"),
         date_from: str = typer.Option("", "--from", help="Fra dato (ISO, fx 2022 eller 2022-09-01)"),
         date_to: str = typer.Option("", "--to", help="Til dato (ISO)"),
+        issuer: Optional[list[str]] = typer.Option(None, "--issuer", help=(
+            "Kun denne udgiver (gentag for flere); et tidligere navn tæller med, fx Socialstyrelsen for "
+            "Social- og Boligstyrelsen")),
         history: Optional[list[str]] = typer.Option(None, "--history",
                                                     help="Et tidligere spørgsmål i samtalen (gentag for flere, ældste først)")) -> None:
     """Stil et spørgsmål og få et svar med kildehenvisninger; med --history som opfølgning i en samtale."""
@@ -135,7 +138,7 @@ def ask(question: str = typer.Argument(..., help="Spørgsmålet"),
 
     if fmt not in ("terminal", "text", "markdown", "json"):
         raise typer.BadParameter("--format skal være terminal, text, markdown eller json")
-    flt = SearchFilter.from_user(doc_type, date_from, date_to)
+    flt = SearchFilter.from_user(doc_type, date_from, date_to, issuer)
     kb = _knowledge_base()
     started = time.perf_counter()
     answer = kb.ask(question, history=list(history or []), flt=flt, k=k)

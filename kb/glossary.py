@@ -85,6 +85,31 @@ def renamings(setting: str) -> list[tuple[str, str]]:
     return [(old.strip(), new.strip()) for old, new in pairs if old.strip() and new.strip()]
 
 
+def organisation(issuer: str, pairs: list[tuple[str, str]]) -> str:
+    """The organisation behind an issuer, under its current name: the part before the first comma
+    (a unit such as 'Socialstyrelsen, Socialtilsyn og National Koordination' belongs to its
+    organisation), renamed ('Socialstyrelsen' -> 'Social- og Boligstyrelsen'). The issuer filter
+    offers these, so an organisation, its units and its former names are one choice."""
+    name = issuer.split(",", 1)[0].strip()
+    for old, new in pairs:
+        if new not in name:
+            name = re.sub(rf"\b{re.escape(old)}\b", new, name)
+    return name
+
+
+def issuer_names(issuer: str, pairs: list[tuple[str, str]]) -> str:
+    """The issuer with the other names of its organisation ('Socialstyrelsen' also as 'Social- og
+    Boligstyrelsen', and the other way round), for asking whether a passage's document is by the
+    organisation a question names."""
+    names = [issuer]
+    for old, new in pairs:
+        if re.search(rf"\b{re.escape(old)}\b", issuer) and new not in issuer:
+            names.append(new)
+        elif new in issuer:
+            names.append(old)
+    return " ".join(names)
+
+
 def issuer_label(issuer: str, pairs: list[tuple[str, str]]) -> str:
     """'Socialstyrelsen (nu Social- og Boligstyrelsen)' for an issuer that was renamed since."""
     for old, new in pairs:

@@ -12,11 +12,11 @@ re-tokenising the whole corpus. Here an ingest tokenises only the chunks it adds
 ranking. A change does not touch the main matrix either: removed rows are marked dead and added rows
 go to a small tail matrix, until a compaction at a quarter of the main matrix. Chunk texts and
 metadata live in an SQLite table and are read when a hit needs them; filters use arrays of document
-type and date, not a loop over chunks.
+type, issuer and date, not a loop over chunks.
 
 Files in the index folder: ``chunks.sqlite`` (the table), ``main-*.frozen.npy`` (the main matrix,
 memory-mapped; rewritten only by a compaction), ``rows.npz`` (the tail, which rows are live, lengths,
-types, dates, ids) and ``terms.json`` (tokens, vocabularies; written last, so it marks a complete
+types, issuers, dates, ids) and ``terms.json`` (tokens, vocabularies; written last, so it marks a complete
 index).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .privacy import known_words
 from .text import char_ngrams, fold, stem_tokens, words
 from .types import Chunk, SearchFilter, date_bound
 
-FORMAT = 3
+FORMAT = 4  # 4: issuers per row, for the issuer filter
 _TERMS, _ROWS, _TABLE = "terms.json", "rows.npz", "chunks.sqlite"
 _MAIN = "main-{}" + FROZEN + ".npy"  # written once per compaction; generations share it by hard link
 K1, B = 1.5, 0.75  # bm25s defaults, which the rest of the pipeline was tuned with
@@ -227,6 +227,7 @@ class LexicalIndex:
         self._live = np.zeros(0, dtype=bool)
         self._lengths = np.zeros(0, dtype=np.int64)
         self._types = np.zeros(0, dtype=str)
+        self._issuers = np.zeros(0, dtype=str)
         self._dates = np.zeros(0, dtype=np.int64)
         self.vocabulary: Counter[str] = Counter()  # surface word -> corpus frequency
         self.doc_freq: Counter[str] = Counter()  # stem -> number of chunks containing it
@@ -282,6 +283,7 @@ class LexicalIndex:
         self._live = np.concatenate([self._live, np.ones(len(added), dtype=bool)])
         self._lengths = np.concatenate([self._lengths, np.asarray(lengths, dtype=np.int64)])
         self._types = np.concatenate([self._types, np.asarray([c.meta.doc_type for c in added], dtype=str)])
+        self._issuers = np.concatenate([self._issuers, np.asarray([c.meta.issuer for c in added], dtype=str)])
         self._dates = np.concatenate([self._dates, np.asarray([c.meta.date_num for c in added], dtype=np.int64)])
         self._table.replace(gone, added)
         for counter in (self.vocabulary, self.doc_freq, self.known):
@@ -325,6 +327,7 @@ class LexicalIndex:
         self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k]
         self._row = {cid: r for r, cid in enumerate(self._ids)}
         self._lengths, self._types, self._dates = self._lengths[keep], self._types[keep], self._dates[keep]
+        self._issuers = self._issuers[keep]
         self._live = np.ones(len(self._ids), dtype=bool)
         self._dead_df = np.zeros(width, dtype=np.int64)
 
@@ -398,7 +401,7 @@ class LexicalIndex:
         _write(directory / _ROWS, lambda handle: np.savez(
             handle, main_shape=np.asarray(self._main.shape), tail_data=tail.data, tail_indices=tail.indices,
             tail_indptr=tail.indptr, dead_df=self._dead_df, live=self._live, lengths=self._lengths,
-            types=self._types, dates=self._dates, ids=np.asarray(self._ids, dtype=str)))
+            types=self._types, issuers=self._issuers, dates=self._dates, ids=np.asarray(self._ids, dtype=str)))
         terms = {"format": FORMAT, "tokens": self.tokens, "grams": list(self._grams), "vocabulary": self.vocabulary,
                  "doc_freq": self.doc_freq, "known": self.known}
         _write(directory / _TERMS, lambda handle: handle.write(json.dumps(terms, ensure_ascii=False).encode()))
@@ -428,6 +431,7 @@ class LexicalIndex:
             index._tail = sp.csc_matrix((saved["tail_data"], saved["tail_indices"], saved["tail_indptr"]),
                                         shape=(len(index._live) - height, len(index._dead_df)))
             index._lengths, index._types, index._dates = saved["lengths"], saved["types"], saved["dates"]
+            index._issuers = saved["issuers"]
             index._ids = saved["ids"].tolist()
         index._row = {cid: r for r, cid in enumerate(index._ids) if index._live[r]}
         index._grams = {g: i for i, g in enumerate(terms["grams"])}
@@ -494,6 +498,8 @@ class LexicalIndex:
         mask = self._live.copy()
         if flt.doc_types:
             mask &= np.isin(self._types, list(flt.doc_types))
+        if flt.issuers:
+            mask &= np.isin(self._issuers, list(flt.issuers))
         if flt.date_from:
             mask &= self._dates >= date_bound(flt.date_from, low=True)
         if flt.date_to:

@@ -26,6 +26,8 @@ def answer_record(answer: Answer, question_id: str | None, latency_ms: float,
     if filters is not None:  # the filters that were applied, as ISO bounds
         record["filters"] = {"doc_types": list(filters.doc_types), "date_from": filters.date_from,
                              "date_to": filters.date_to}
+        if filters.issuers:
+            record["filters"]["issuers"] = list(filters.issuers)
     if answer.abstain_reason:
         record["abstain_reason"] = answer.abstain_reason
     if answer.error:

@@ -23,7 +23,7 @@ from .conversation import Condenser, resolve
 from .embeddings import CachedEmbeddings, build_embeddings
 from .errors import EmptyStoreError, UnknownDocumentError
 from .generations import Generation, Generations
-from .glossary import danish_terms, issuer_label, renamings
+from .glossary import danish_terms, issuer_label, organisation, renamings
 from .grounded import GroundedAnswerer, LLMCondenser
 from .intent import SEARCH_HINTS, classify
 from .lexical import LexicalIndex
@@ -179,7 +179,7 @@ class KnowledgeBase:
             lexical.save(lexical_dir)
         reranker = build_reranker(s.retrieval, s.embedding.allow_downloads)
         retriever = HybridRetriever(store, lexical, reranker, s.retrieval, self.mode)
-        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer)
+        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer, renamed=renamings(s.retrieval.issuer_aliases))
         return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical),
                         frozenset(lexical.known), Catalog([first for first, _ in lexical.documents()], lexical.document))
 
@@ -355,6 +355,7 @@ class KnowledgeBase:
         vector = self.embeddings.embed_query(text)
         query = Query(question=question, text=text, focus=searched, language=language, vector=tuple(vector),
                       intent=intent, follow_up=resolution.follow_up, context=resolution.context)
+        flt = self._one_issuer(flt, indexes.catalog)
         hits = indexes.retriever.retrieve(text, vector, max(k or self.settings.retrieval.top_k, self.settings.answer.answer_hits), flt)
         if not hits and not flt.is_empty():
             note = msg("no_filter_match", language)
@@ -378,6 +379,24 @@ class KnowledgeBase:
         yield answer
 
     today = staticmethod(dt.date.today)  # what 'past' means for a deadline; a test fixes it
+
+    def _one_issuer(self, flt: SearchFilter, catalog: Catalog) -> SearchFilter:
+        """An issuer filter widened to every issuer in the documents that is the same organisation
+        (``kb.glossary.organisation``): choosing Social- og Boligstyrelsen also admits the documents of
+        Socialstyrelsen and of its units."""
+        if not flt.issuers:
+            return flt
+        pairs = renamings(self.settings.retrieval.issuer_aliases)
+        chosen = {organisation(i, pairs) for i in flt.issuers}
+        named = {c.meta.issuer for c in catalog.first.values() if organisation(c.meta.issuer, pairs) in chosen}
+        return replace(flt, issuers=tuple(sorted(named | set(flt.issuers))))
+
+    def issuers(self) -> list[str]:
+        """The organisations behind the documents, each once under its current name: the issuer
+        filter's choices."""
+        pairs = renamings(self.settings.retrieval.issuer_aliases)
+        return sorted({organisation(first.meta.issuer, pairs) for first, _ in self.lexical.documents()
+                       if first.meta.issuer})
 
     def timeline(self, matter: str = "") -> dict[str, list[Step]]:
         """Each matter's documents in date order (those whose name contains ``matter``, if given)."""

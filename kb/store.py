@@ -185,6 +185,8 @@ def _where(flt: SearchFilter) -> dict | None:
     clauses: list[dict] = []
     if flt.doc_types:
         clauses.append({"doc_type": {"$in": list(flt.doc_types)}})
+    if flt.issuers:
+        clauses.append({"issuer": {"$in": list(flt.issuers)}})
     if flt.date_from:
         clauses.append({"date_num": {"$gte": date_bound(flt.date_from, low=True)}})
     if flt.date_to:

@@ -112,10 +112,13 @@ class SearchFilter:
     doc_types: tuple[str, ...] = ()
     date_from: str = ""  # ISO prefix, inclusive
     date_to: str = ""
+    # Issuers as the documents name them; the service widens a chosen organisation to its former
+    # names (KB_ISSUER_ALIASES) before searching.
+    issuers: tuple[str, ...] = ()
 
     @classmethod
     def from_user(cls, doc_types: list[str] | tuple[str, ...] | None, date_from: str | None,
-                  date_to: str | None) -> "SearchFilter":
+                  date_to: str | None, issuers: list[str] | tuple[str, ...] | None = None) -> "SearchFilter":
         """Filter inputs as typed (a year, a month, a date, Danish or ISO); raises BadDateError."""
         from .dates import parse_user_date
 
@@ -125,13 +128,16 @@ class SearchFilter:
             if iso is None:
                 raise BadDateError(value)
             bounds.append(iso)
-        return cls(doc_types=tuple(doc_types or ()), date_from=bounds[0], date_to=bounds[1])
+        return cls(doc_types=tuple(doc_types or ()), date_from=bounds[0], date_to=bounds[1],
+                   issuers=tuple(issuers or ()))
 
     def is_empty(self) -> bool:
-        return not (self.doc_types or self.date_from or self.date_to)
+        return not (self.doc_types or self.date_from or self.date_to or self.issuers)
 
     def matches(self, meta: DocumentMeta) -> bool:
         if self.doc_types and meta.doc_type not in self.doc_types:
+            return False
+        if self.issuers and meta.issuer not in self.issuers:
             return False
         if self.date_from and meta.date_num < date_bound(self.date_from, low=True):
             return False

@@ -92,6 +92,12 @@ def test_ask_json_records_the_filters_and_refuses_impossible_dates(cli_env):
                                           "Hvornår skal afrapporteringen sendes?"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["filters"] == {"doc_types": ["anmodning"], "date_from": "2022-05", "date_to": ""}
+    by_issuer = CliRunner().invoke(cli.app, ["ask", "--json", "--issuer", "Social- og Boligstyrelsen",
+                                             "Hvornår skal afrapporteringen sendes?"])
+    record = json.loads(by_issuer.stdout)
+    assert record["filters"]["issuers"] == ["Social- og Boligstyrelsen"] and record["citations"]
+    assert {c["source"] for c in record["citations"]} <= {"000_89ee3ec64a4a8cd6.txt", "001_8c99ea295e75401a.txt",
+                                                            "002_30283580c0489ba7.txt", "003_8a57807346003733.txt"}
     bad = CliRunner().invoke(cli.app, ["ask", "--from", "2025-13-45", "Hvornår skal afrapporteringen sendes?"])
     assert bad.exit_code == 1 and "2025-13-45" in bad.output and "kan ikke læses" in bad.output
 

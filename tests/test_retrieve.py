@@ -73,7 +73,7 @@ def test_a_filtered_dense_search_by_admitted_ids_equals_chromas_where(corpus_kb,
     vector = corpus_kb.embeddings.embed_query("Hvornår skal kommunerne indsende afrapporteringen?")
     for flt in (SearchFilter(doc_types=("forløbsbeskrivelse",)), SearchFilter(date_from="2024", date_to="2025-06"),
                 SearchFilter(doc_types=("anmodning", "sagsfremstilling"), date_from="2020"),
-                SearchFilter(doc_types=("findes-ikke",))):
+                SearchFilter(doc_types=("findes-ikke",)), SearchFilter(issuers=("Socialstyrelsen",))):
         admitted = corpus_kb.lexical.admitted(flt)
         fast = corpus_kb.store.search(vector, 8, flt, admitted)
         where = corpus_kb.store.search(vector, 8, flt)
@@ -81,6 +81,28 @@ def test_a_filtered_dense_search_by_admitted_ids_equals_chromas_where(corpus_kb,
         assert [round(s, 5) for _, s in fast] == [round(s, 5) for _, s in where]
         assert all(flt.matches(c.meta) for c, _ in fast)
     assert corpus_kb.lexical.admitted(SearchFilter(doc_types=("forløbsbeskrivelse",))) < corpus_kb.lexical.ids()
+
+
+def test_one_organisation_under_all_its_names_in_the_issuer_filter(corpus_kb):
+    """KB_ISSUER_ALIASES says Socialstyrelsen is now Social- og Boligstyrelsen: the filter offers the
+    organisation once, and choosing it admits the documents of both names and of its units."""
+    choices = corpus_kb.issuers()
+    assert "Social- og Boligstyrelsen" in choices and not any(c.startswith("Socialstyrelsen") for c in choices)
+    answer = corpus_kb.ask("Hvornår skal afrapporteringen sendes?", flt=SearchFilter(issuers=("Social- og Boligstyrelsen",)),
+                           k=100)
+    issuers = {h.chunk.meta.issuer for h in answer.hits}
+    assert issuers == {"Social- og Boligstyrelsen", "Socialstyrelsen", "Socialstyrelsen, Socialtilsyn og National Koordination",
+                       "Socialstyrelsen, Socialtilsyn og National koordination"}
+    council = next(c for c in choices if c.startswith("Børne- og Ungdomsudvalget"))
+    answer = corpus_kb.ask("Hvornår skal afrapporteringen sendes?", flt=SearchFilter(issuers=(council,)))
+    assert answer.hits and {h.chunk.meta.issuer for h in answer.hits} == {council}
+    # an issuer no document has: the filter admits nothing and the bot says so
+    none = corpus_kb.ask("Hvornår skal afrapporteringen sendes?", flt=SearchFilter(issuers=("Finanstilsynet",)))
+    assert none.abstained and not none.hits
+    for mode in ("dense", "bm25"):
+        retriever = HybridRetriever(corpus_kb.store, corpus_kb.lexical, NoReranker(), corpus_kb.settings.retrieval, mode)
+        hits = retriever.retrieve("afrapportering", None, 10, SearchFilter(issuers=("Socialstyrelsen",)))
+        assert hits and {h.chunk.meta.issuer for h in hits} == {"Socialstyrelsen"}
 
 
 def test_hybrid_hits_carry_scores_from_every_stage(corpus_kb):
