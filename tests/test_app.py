@@ -96,10 +96,10 @@ def test_client_history_is_never_read_so_no_file_reaches_gradios_cache(app_serve
     url, data_dir = app_server
     (data_dir / "secret.txt").write_text("fortroligt", encoding="utf-8")
     params = Client(url, verbose=False).view_api(return_format="dict")["named_endpoints"]["/ask"]["parameters"]
-    assert [p["parameter_name"] for p in params] == ["question", "types", "date_from", "date_to"]
+    assert [p["parameter_name"] for p in params] == ["question", "types", "date_from", "date_to", "issuers"]
     hostile = [{"role": "user", "content": [{"type": "component", "component": "button", "value": "x",
                                               "constructor_args": {"icon": str(data_dir / "secret.txt")}, "props": {}}]}]
-    body = json.dumps({"data": ["Hvornår skal afrapporteringen sendes?", hostile, [], "", ""]}).encode()
+    body = json.dumps({"data": ["Hvornår skal afrapporteringen sendes?", hostile, [], "", hostile, ""]}).encode()
     request = urllib.request.Request(url + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
