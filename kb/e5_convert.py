@@ -305,11 +305,19 @@ def _finish_onnx(path: Path, packed: PackedE5) -> None:
     ``model.onnx_data`` beside the graph, which onnxruntime maps instead of parsing and copying
     (loading peaked at 900 MB with them inside)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(path))
-    graph = model.graph
-    blocks = packed.quantised["emb.word"]
+    if "emb.word" in packed.quantised:  # a packed file with float word embeddings keeps them as they are
+        _dequantise_in_graph(model.graph, packed.quantised["emb.word"])
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=path.name + "_data", size_threshold=1024)
+
+
+def _dequantise_in_graph(graph, blocks: np.ndarray) -> None:
+    """Replace the Gather from the float word-embedding table by one from its Q4_0 blocks."""
+    from onnx import TensorProto, helper, numpy_helper
+
     rows, per_row = blocks.shape
     tables = {init.name: init for init in graph.initializer}
     position, gather = next((i, n) for i, n in enumerate(graph.node) if n.op_type == "Gather"
@@ -341,9 +349,6 @@ def _finish_onnx(path: Path, packed: PackedE5) -> None:
     graph.node.remove(gather)
     for offset, node in enumerate(steps):
         graph.node.insert(position + offset, node)
-    onnx.checker.check_model(model)
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=path.name + "_data", size_threshold=1024)
 
 
 def packaged_model_dir(models_dir: Path) -> Path:
