@@ -109,6 +109,18 @@ def test_the_sentencepiece_export_tokenises_like_tokenizer_json(packaged_st_dir)
     assert hf == spm
 
 
+def test_the_converted_model_keeps_its_weights_small_and_beside_the_graph(packaged_st_dir):
+    """What keeps ingest's memory down (evals/reports/ingest-memory.md): the weights in a file that
+    onnxruntime maps, with the word embeddings in their 4-bit blocks (140 MB in all, not 470 MB)."""
+    import onnx
+
+    graph = onnx.load(str(packaged_st_dir / "onnx" / "model.onnx"), load_external_data=False).graph
+    assert (packaged_st_dir / "onnx" / "model.onnx").stat().st_size < 5_000_000
+    assert (packaged_st_dir / "onnx" / "model.onnx_data").stat().st_size < 150_000_000
+    assert not any(list(t.dims) == [250037, 384] for t in graph.initializer)
+    assert {"word_embeddings_q4.qs", "word_embeddings_q4.d"} <= {t.name for t in graph.initializer}
+
+
 def test_onnx_batches_stay_within_the_token_budget_and_do_not_change_vectors(packaged_st_dir):
     texts = _varied_texts()
     small, large = OnnxEmbeddings(packaged_st_dir, "e5", batch_tokens=128), OnnxEmbeddings(packaged_st_dir, "e5",
