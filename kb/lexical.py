@@ -39,7 +39,7 @@ from .privacy import known_words
 from .text import char_ngrams, fold, stem_tokens, words
 from .types import Chunk, SearchFilter, date_bound
 
-FORMAT = 4  # 4: issuers per row, for the issuer filter
+FORMAT = 5  # 5: issuers per row (the issuer filter); types and issuers as codes
 _TERMS, _ROWS, _TABLE = "terms.json", "rows.npz", "chunks.sqlite"
 _MAIN = "main-{}" + FROZEN + ".npy"  # written once per compaction; generations share it by hard link
 K1, B = 1.5, 0.75  # bm25s defaults, which the rest of the pipeline was tuned with
@@ -164,6 +164,26 @@ def _merged(main: sp.csc_matrix, read, tail: sp.csc_matrix, live: np.ndarray, wi
     return np.cumsum(counts)
 
 
+class _Labels:
+    """A text column (a row's document type or issuer) as integer codes into its distinct values: 4 bytes
+    a row, where a numpy string array takes 4 bytes per character of the longest value."""
+
+    def __init__(self, names: list[str] | None = None, codes: np.ndarray | None = None) -> None:
+        self.names = list(names or [])
+        self._code = {name: i for i, name in enumerate(self.names)}
+        self.codes = np.zeros(0, dtype=np.int32) if codes is None else codes
+
+    def extend(self, values: list[str]) -> None:
+        for value in values:
+            if value not in self._code:
+                self._code[value] = len(self.names)
+                self.names.append(value)
+        self.codes = np.concatenate([self.codes, np.asarray([self._code[v] for v in values], dtype=np.int32)])
+
+    def isin(self, wanted: Iterable[str]) -> np.ndarray:
+        return np.isin(self.codes, [self._code[w] for w in wanted if w in self._code])
+
+
 def _append_rows(tf: sp.csc_matrix, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, height: int,
                  width: int) -> sp.csc_matrix:
     """The matrix grown to ``height`` rows and ``width`` columns with new entries (``rows`` numbered
@@ -226,8 +246,7 @@ class LexicalIndex:
         self._row: dict[str, int] = {}  # live chunk id -> row
         self._live = np.zeros(0, dtype=bool)
         self._lengths = np.zeros(0, dtype=np.int64)
-        self._types = np.zeros(0, dtype=str)
-        self._issuers = np.zeros(0, dtype=str)
+        self._types, self._issuers = _Labels(), _Labels()
         self._dates = np.zeros(0, dtype=np.int64)
         self.vocabulary: Counter[str] = Counter()  # surface word -> corpus frequency
         self.doc_freq: Counter[str] = Counter()  # stem -> number of chunks containing it
@@ -282,8 +301,8 @@ class LexicalIndex:
         self._ids += [c.chunk_id for c in added]
         self._live = np.concatenate([self._live, np.ones(len(added), dtype=bool)])
         self._lengths = np.concatenate([self._lengths, np.asarray(lengths, dtype=np.int64)])
-        self._types = np.concatenate([self._types, np.asarray([c.meta.doc_type for c in added], dtype=str)])
-        self._issuers = np.concatenate([self._issuers, np.asarray([c.meta.issuer for c in added], dtype=str)])
+        self._types.extend([c.meta.doc_type for c in added])
+        self._issuers.extend([c.meta.issuer for c in added])
         self._dates = np.concatenate([self._dates, np.asarray([c.meta.date_num for c in added], dtype=np.int64)])
         self._table.replace(gone, added)
         for counter in (self.vocabulary, self.doc_freq, self.known):
@@ -326,8 +345,9 @@ class LexicalIndex:
         keep = self._live
         self._ids = [i for i, k in zip(self._ids, keep, strict=True) if k]
         self._row = {cid: r for r, cid in enumerate(self._ids)}
-        self._lengths, self._types, self._dates = self._lengths[keep], self._types[keep], self._dates[keep]
-        self._issuers = self._issuers[keep]
+        self._lengths, self._dates = self._lengths[keep], self._dates[keep]
+        for labels in (self._types, self._issuers):
+            labels.codes = labels.codes[keep]
         self._live = np.ones(len(self._ids), dtype=bool)
         self._dead_df = np.zeros(width, dtype=np.int64)
 
@@ -401,7 +421,8 @@ class LexicalIndex:
         _write(directory / _ROWS, lambda handle: np.savez(
             handle, main_shape=np.asarray(self._main.shape), tail_data=tail.data, tail_indices=tail.indices,
             tail_indptr=tail.indptr, dead_df=self._dead_df, live=self._live, lengths=self._lengths,
-            types=self._types, issuers=self._issuers, dates=self._dates, ids=np.asarray(self._ids, dtype=str)))
+            types=self._types.codes, type_names=np.asarray(self._types.names, dtype=str), issuers=self._issuers.codes,
+            issuer_names=np.asarray(self._issuers.names, dtype=str), dates=self._dates, ids=np.asarray(self._ids, dtype=str)))
         terms = {"format": FORMAT, "tokens": self.tokens, "grams": list(self._grams), "vocabulary": self.vocabulary,
                  "doc_freq": self.doc_freq, "known": self.known}
         _write(directory / _TERMS, lambda handle: handle.write(json.dumps(terms, ensure_ascii=False).encode()))
@@ -430,8 +451,9 @@ class LexicalIndex:
             index._live, index._dead_df = saved["live"], saved["dead_df"]
             index._tail = sp.csc_matrix((saved["tail_data"], saved["tail_indices"], saved["tail_indptr"]),
                                         shape=(len(index._live) - height, len(index._dead_df)))
-            index._lengths, index._types, index._dates = saved["lengths"], saved["types"], saved["dates"]
-            index._issuers = saved["issuers"]
+            index._lengths, index._dates = saved["lengths"], saved["dates"]
+            index._types = _Labels(saved["type_names"].tolist(), saved["types"])
+            index._issuers = _Labels(saved["issuer_names"].tolist(), saved["issuers"])
             index._ids = saved["ids"].tolist()
         index._row = {cid: r for r, cid in enumerate(index._ids) if index._live[r]}
         index._grams = {g: i for i, g in enumerate(terms["grams"])}
@@ -497,9 +519,9 @@ class LexicalIndex:
     def _mask(self, flt: SearchFilter) -> np.ndarray:
         mask = self._live.copy()
         if flt.doc_types:
-            mask &= np.isin(self._types, list(flt.doc_types))
+            mask &= self._types.isin(flt.doc_types)
         if flt.issuers:
-            mask &= np.isin(self._issuers, list(flt.issuers))
+            mask &= self._issuers.isin(flt.issuers)
         if flt.date_from:
             mask &= self._dates >= date_bound(flt.date_from, low=True)
         if flt.date_to:
