@@ -509,8 +509,9 @@ def build_app(kb: KnowledgeBase, settings: Settings, feedback: FeedbackStore) ->
         comment_button.click(on_comment, [comment, last_feedback], [feedback_status, comment], api_name=False)
         clear_button.click(clear, None, [chatbot, sources, sources_data, case, alone_button, *state, last_feedback,
                                          feedback_status], api_name=False)
-        demo.load(lambda: (documents_html(kb), timeline_html(kb), gr.update(choices=document_sources(kb))), None,
-                  [documents, timeline, picked], api_name=False)  # fresh after a re-ingest
+        demo.load(lambda: (documents_html(kb), timeline_html(kb), gr.update(choices=document_sources(kb)),
+                           gr.update(choices=document_types(kb)), gr.update(choices=issuer_choices(kb))), None,
+                  [documents, timeline, picked, types, issuers], api_name=False)  # fresh after a re-ingest
     return demo
 
 
