@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -265,10 +265,11 @@ def _names(sentences: list[set[str]], title: str) -> bool:
     return len(wanted) >= 6 and any(len(wanted & sentence) >= 0.8 * len(wanted) for sentence in sentences)
 
 
-def suggest_relations(changed: list[list[Chunk]], catalog: Catalog) -> list[str]:
+def suggest_relations(changed: Iterable[list[Chunk]], catalog: Catalog) -> list[str]:
     """Relations a person should confirm in a sidecar, for changed documents that name none: another
     document with the same case number (the same matter?), or whose title the text cites (does it
-    follow up or answer that one?). Printed at ingest, never applied silently."""
+    follow up or answer that one?). Printed at ingest, never applied silently. ``changed`` may be a
+    generator: one document's chunks are held at a time."""
     suggestions: list[str] = []
     for chunks in changed:
         meta = chunks[0].meta

@@ -201,8 +201,9 @@ class KnowledgeBase:
         self.follow()
         if report.added or report.updated:
             changed = {Path(source).stem for source in report.added + report.updated}
-            documents = [self.lexical.document(first.meta.doc_id) for first, _ in self.lexical.documents()
-                         if Path(first.meta.source).stem in changed]
+            # one document at a time: all of a 100 MB ingest's chunks at once were its memory peak
+            documents = (self.lexical.document(first.meta.doc_id) for first, _ in self.lexical.documents()
+                         if Path(first.meta.source).stem in changed)
             report.suggestions = suggest_relations(documents, self.indexes.catalog)
         return report
 
