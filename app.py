@@ -19,7 +19,6 @@ from kb.config import Settings, get_settings
 from kb.errors import EmptyStoreError, KBError
 from kb.feedback import FeedbackStore
 from kb.messages import msg
-from kb.overview import RELATION_LABELS
 from kb.records import answer_record, case_note
 from kb.service import KnowledgeBase
 from kb.text import detect_language
@@ -273,11 +272,7 @@ def overview_html(kb: KnowledgeBase, source: str | None) -> str:
     except KBError as exc:
         return f"<p>{_e(str(exc))}</p>"
     m = o.meta
-    rows = [("Type", m.doc_type), ("Udgiver", m.issuer), ("Dato", m.date or "udateret"), ("Fil", m.source)]
-    if o.matter:
-        rows.append(("Sag", f"{o.matter} (dokument {o.position[0]} af {o.position[1]})"))
-    rows += [(RELATION_LABELS[kind], f"{other.title} ({other.date or 'udateret'})") for kind, other in o.relations]
-    rows += [("Fulgt op af", f"{later.title} ({later.date or 'udateret'})") for later in o.later]
+    rows = [("Type", m.doc_type), ("Udgiver", m.issuer), ("Dato", m.date or "udateret"), ("Fil", m.source), *o.place()]
     facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v)
     parts = [f"<h3>{_e(m.title)}</h3><table class='kb-overview'>{facts}</table>"]
     def in_document(line: str, shown: str) -> str:  # each line opens the passage it stands in

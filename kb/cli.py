@@ -495,18 +495,12 @@ def info(document: str = typer.Argument("", help="Et dokuments filnavn (eller en
 
 
 def _print_overview(out: Console, o) -> None:
-    from .overview import RELATION_LABELS
-
     m = o.meta
     out.print(m.title, style="bold", markup=False)
     out.print(f"{m.doc_type} · {m.issuer or 'ukendt udgiver'} · {m.date or 'udateret'} · {m.source} · "
               f"{o.chunks} tekststykker", markup=False)
-    if o.matter:
-        out.print(f"Sag: {o.matter} (dokument {o.position[0]} af {o.position[1]})", markup=False)
-    for kind, other in o.relations:
-        out.print(f"{RELATION_LABELS[kind]}: {other.title} ({other.date or 'udateret'})", markup=False)
-    for later in o.later:
-        out.print(f"Fulgt op af: {later.title} ({later.date or 'udateret'})", markup=False)
+    for label, value in o.place():
+        out.print(f"{label}: {value}", markup=False)
     if o.purpose:
         out.print(f"\nFormål: »{o.purpose}«", markup=False)
     if o.sections:

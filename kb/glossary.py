@@ -85,6 +85,11 @@ def renamings(setting: str) -> list[tuple[str, str]]:
     return [(old.strip(), new.strip()) for old, new in pairs if old.strip() and new.strip()]
 
 
+def _named(name: str, text: str) -> bool:
+    """Whether ``text`` holds ``name`` as whole words."""
+    return re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+
 def organisation(issuer: str, pairs: list[tuple[str, str]]) -> str:
     """The organisation behind an issuer, under its current name: the part before the first comma
     (a unit such as 'Socialstyrelsen, Socialtilsyn og National Koordination' belongs to its
@@ -103,7 +108,7 @@ def issuer_names(issuer: str, pairs: list[tuple[str, str]]) -> str:
     organisation a question names."""
     names = [issuer]
     for old, new in pairs:
-        if re.search(rf"\b{re.escape(old)}\b", issuer) and new not in issuer:
+        if _named(old, issuer) and new not in issuer:
             names.append(new)
         elif new in issuer:
             names.append(old)
@@ -113,6 +118,6 @@ def issuer_names(issuer: str, pairs: list[tuple[str, str]]) -> str:
 def issuer_label(issuer: str, pairs: list[tuple[str, str]]) -> str:
     """'Socialstyrelsen (nu Social- og Boligstyrelsen)' for an issuer that was renamed since."""
     for old, new in pairs:
-        if re.search(rf"\b{re.escape(old)}\b", issuer) and new not in issuer:
+        if _named(old, issuer) and new not in issuer:
             return f"{issuer} (nu {new})"
     return issuer

@@ -35,6 +35,13 @@ class Overview:
     abbreviations: list[tuple[str, str]] = field(default_factory=list)  # (short, full)
     passages: dict[str, str] = field(default_factory=dict)  # a quoted line or section -> the passage it is in
 
+    def place(self) -> list[tuple[str, str]]:
+        """(label, value) rows saying where the document stands: its matter, the documents it relates
+        to and those that followed it up; for the chat and the CLI alike."""
+        rows = [("Sag", f"{self.matter} (dokument {self.position[0]} af {self.position[1]})")] if self.matter else []
+        rows += [(RELATION_LABELS[kind], f"{other.title} ({other.date or 'udateret'})") for kind, other in self.relations]
+        return rows + [("Fulgt op af", f"{later.title} ({later.date or 'udateret'})") for later in self.later]
+
 
 def _sentences(chunks: list[Chunk]) -> list[tuple[str, Chunk]]:
     return [(s, c) for c in chunks for s in sentences(c.text)]

@@ -102,6 +102,7 @@ class KnowledgeBase:
         self.embeddings = embeddings or build_embeddings(settings.embedding, settings.models_dir,
                                                          settings.embedding_cache_path)
         self.mode = mode
+        self.renamed = renamings(settings.retrieval.issuer_aliases)  # (old, new) organisation names
         chat_model = chat_model or build_chat_model(settings.llm)
         # With a chat model, answers are written by it and checked (kb.grounded); without, quoted.
         name = describe(settings.llm) if settings.llm.llm_provider != "none" else type(chat_model).__name__
@@ -179,7 +180,7 @@ class KnowledgeBase:
             lexical.save(lexical_dir)
         reranker = build_reranker(s.retrieval, s.embedding.allow_downloads)
         retriever = HybridRetriever(store, lexical, reranker, s.retrieval, self.mode)
-        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer, renamed=renamings(s.retrieval.issuer_aliases))
+        answerer = ExtractiveAnswerer(self.embeddings, lexical, s.answer, renamed=self.renamed)
         return _Indexes(lexical, retriever, answerer, SpellingRepair(lexical),
                         frozenset(lexical.known), Catalog([first for first, _ in lexical.documents()], lexical.document))
 
@@ -387,16 +388,14 @@ class KnowledgeBase:
         Socialstyrelsen and of its units."""
         if not flt.issuers:
             return flt
-        pairs = renamings(self.settings.retrieval.issuer_aliases)
-        chosen = {organisation(i, pairs) for i in flt.issuers}
-        named = {c.meta.issuer for c in catalog.first.values() if organisation(c.meta.issuer, pairs) in chosen}
+        chosen = {organisation(i, self.renamed) for i in flt.issuers}
+        named = {c.meta.issuer for c in catalog.first.values() if organisation(c.meta.issuer, self.renamed) in chosen}
         return replace(flt, issuers=tuple(sorted(named | set(flt.issuers))))
 
     def issuers(self) -> list[str]:
         """The organisations behind the documents, each once under its current name: the issuer
-        filter's choices."""
-        pairs = renamings(self.settings.retrieval.issuer_aliases)
-        return sorted({organisation(first.meta.issuer, pairs) for first, _ in self.lexical.documents()
+        filter's choices (from the catalog in memory; the chat asks on every page load)."""
+        return sorted({organisation(first.meta.issuer, self.renamed) for first in self.indexes.catalog.first.values()
                        if first.meta.issuer})
 
     def timeline(self, matter: str = "") -> dict[str, list[Step]]:
@@ -417,8 +416,7 @@ class KnowledgeBase:
             raise UnknownDocumentError(f"»{document}« passer ikke på ét dokument (fundet: {names}). Brug filnavnet "
                                        "fra `kb info`.")
         result = overview(self.lexical.document(found[0].meta.doc_id), self.indexes.catalog)
-        result.meta = replace(result.meta, issuer=issuer_label(result.meta.issuer,
-                                                               renamings(self.settings.retrieval.issuer_aliases)))
+        result.meta = replace(result.meta, issuer=issuer_label(result.meta.issuer, self.renamed))
         return result
 
     def replay(self, questions: list[str], flt: SearchFilter = SearchFilter()) -> list[Turn]:
@@ -444,7 +442,7 @@ class KnowledgeBase:
         info: dict[str, DocumentInfo] = {}
         for first, count in self.lexical.documents():
             m = first.meta
-            issuer = issuer_label(m.issuer, renamings(self.settings.retrieval.issuer_aliases))
+            issuer = issuer_label(m.issuer, self.renamed)
             entry = info.setdefault(m.source, DocumentInfo(m.source, m.title, m.doc_type, m.date, issuer, 0))
             entry.chunks += count
         return sorted(info.values(), key=lambda d: d.source)
